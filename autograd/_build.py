@@ -1,0 +1,24 @@
+"""What this installation can run on."""
+
+
+def build_info():
+    """A dict saying which backends are live and why the others are not."""
+    from . import backend
+    info = {"numpy": True}
+    try:
+        from . import _C
+        info["cpp"] = True
+        info["cpp_build"] = _C.build_info()
+    except ImportError as exc:
+        info["cpp"] = False
+        info["cpp_error"] = str(exc)
+    try:
+        import numba  # noqa: F401
+        info["numba"] = True
+    except ImportError as exc:
+        info["numba"] = False
+        info["numba_error"] = str(exc)
+    info["cuda"] = backend._import_cupy() is not None
+    if not info["cuda"]:
+        info["cuda_error"] = str(backend._cupy_error)
+    return info

@@ -1,0 +1,527 @@
+"""The Tensor: an array, its gradient, and the tape node that made it."""
+import weakref
+
+import numpy as np
+
+from . import tape
+from .backend import CPU, Device, array_module, device_of, to_device
+from .ops import elementwise as E
+from .ops import linalg as L
+from .ops import reduce as R
+from .ops import shape as S
+from .tape import Function, run_backward, _root_grad
+
+_FLOAT_KINDS = "fc"
+
+
+def _default_dtype(data):
+    """float32 for Python floats, int64 for Python ints, arrays keep their dtype."""
+    if hasattr(data, "dtype"):
+        return None
+    arr = np.asarray(data)
+    if arr.dtype == np.float64:
+        return np.float32
+    return None
+
+
+class Tensor:
+    """An n-dimensional array that can record the ops applied to it.
+
+    ``Tensor(data, dtype=None, requires_grad=False, device=None)``: Python
+    floats become float32, Python ints int64, NumPy/CuPy arrays keep their
+    dtype (as in PyTorch).
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_version", "_hooks", "__weakref__")
+    __array_priority__ = 1000   # NumPy defers `ndarray op Tensor` to our reflected ops
+    __array_ufunc__ = None
+
+    def __init__(self, data, dtype=None, requires_grad=False, device=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        if dtype is None:
+            dtype = _default_dtype(data)
+        xp = array_module(data)
+        if device is not None and Device(device) != device_of(data):
+            data = to_device(data, device)
+            xp = array_module(data)
+        data = xp.asarray(data, dtype=dtype)
+        self.data = data
+        self.grad = None
+        self._node = None
+        self._version = 0
+        self._hooks = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, data, requires_grad):
+        """Fast constructor for op results (no conversion, no checks)."""
+        t = cls.__new__(cls)
+        t.data = data
+        t.grad = None
+        t.requires_grad = requires_grad
+        t._node = None
+        t._version = 0
+        t._hooks = None
+        return t
+
+    # ---- facts ---------------------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def size(self):
+        """Number of elements (NumPy's meaning)."""
+        return self.data.size
+
+    def numel(self):
+        return self.data.size
+
+    def dim(self):
+        return self.data.ndim
+
+    @property
+    def device(self):
+        return device_of(self.data)
+
+    @property
+    def is_leaf(self):
+        return self._node is None
+
+    @property
+    def grad_fn(self):
+        return self._node
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    # ---- interop -------------------------------------------------------------
+    def numpy(self):
+        """The data as a NumPy array (copied from the GPU if need be; shared on the CPU)."""
+        return to_device(self.data, CPU)
+
+    def __array__(self, dtype=None, copy=None):
+        arr = self.numpy()
+        return arr if dtype is None else arr.astype(dtype, copy=False)
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError("item(): only a tensor of one element can be converted to a "
+                             "Python number, this one has shape %s" % (tuple(self.shape),))
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise ValueError("the truth value of a tensor of shape %s is ambiguous; use "
+                             "any() or all()" % (tuple(self.shape),))
+        return bool(self.item())
+
+    def __repr__(self):
+        body = np.array2string(self.numpy(), separator=", ", precision=4,
+                               prefix="tensor(", threshold=200)
+        extras = []
+        if self.dtype != np.float32 and self.dtype != np.int64:
+            extras.append("dtype=%s" % self.dtype)
+        if self.device != CPU:
+            extras.append("device='%s'" % self.device)
+        if self._node is not None:
+            extras.append("grad_fn=%r" % self._node)
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(%s)" % ", ".join([body] + extras)
+
+    __hash__ = object.__hash__
+
+    # ---- devices -------------------------------------------------------------
+    def to(self, device=None, dtype=None):
+        """A copy on ``device`` and/or with ``dtype``; differentiable; self if nothing changes."""
+        out = self
+        if device is not None and Device(device) != self.device:
+            out = ToDevice.apply(out, device=Device(device))
+        if dtype is not None:
+            out = E.cast(out, dtype)
+        return out
+
+    def cuda(self, index=0):
+        return self.to(Device("cuda", index))
+
+    def cpu(self):
+        return self.to(CPU)
+
+    def astype(self, dtype):
+        return E.cast(self, dtype)
+
+    def float(self):
+        return E.cast(self, np.float32)
+
+    def double(self):
+        return E.cast(self, np.float64)
+
+    def long(self):
+        return E.cast(self, np.int64)
+
+    # ---- the tape ------------------------------------------------------------
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and self.dtype.kind not in _FLOAT_KINDS:
+            raise TypeError("only floating-point tensors can require grad; this one is %s "
+                            "(convert with .float() or .double())" % self.dtype)
+        if not requires_grad and self._node is not None:
+            raise RuntimeError("requires_grad cannot be turned off on a non-leaf tensor; "
+                               "use detach()")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def detach(self):
+        """The same data, cut from the tape."""
+        return Tensor._wrap(self.data, False)
+
+    def backward(self, grad=None, retain_graph=False):
+        """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf that requires grad."""
+        run_backward([self], [_root_grad(self, grad)], retain_graph=retain_graph)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` with this tensor's gradient during backward; a tensor
+        it returns replaces the gradient. Returns a handle with ``remove()``."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+        if self._node is not None:
+            if self._node.hooks is None:
+                self._node.hooks = []
+            hooks = self._node.hooks
+        else:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
+
+    def retain_grad(self):
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""
+        if self._node is None:
+            return
+        ref = weakref.ref(self)
+
+        def keep(grad):
+            t = ref()
+            if t is not None:
+                t.grad = grad if t.grad is None else Tensor._wrap(t.grad.data + grad.data, False)
+        self.register_hook(keep)
+
+    def zero_grad(self):
+        self.grad = None
+
+    # ---- operators -----------------------------------------------------------
+    def __add__(self, other):
+        return E.add(self, other)
+
+    def __radd__(self, other):
+        return E.add(other, self)
+
+    def __sub__(self, other):
+        return E.sub(self, other)
+
+    def __rsub__(self, other):
+        return E.sub(other, self)
+
+    def __mul__(self, other):
+        return E.mul(self, other)
+
+    def __rmul__(self, other):
+        return E.mul(other, self)
+
+    def __truediv__(self, other):
+        return E.div(self, other)
+
+    def __rtruediv__(self, other):
+        return E.div(other, self)
+
+    def __pow__(self, other):
+        return E.pow(self, other)
+
+    def __rpow__(self, other):
+        return E.pow(other, self)
+
+    def __matmul__(self, other):
+        return L.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return L.matmul(other, self)
+
+    def __neg__(self):
+        return E.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return E.abs(self)
+
+    def __getitem__(self, index):
+        return S.getitem(self, index)
+
+    # comparisons: element-wise, boolean results, no gradient
+    def _compare(self, other, op):
+        other = other.data if isinstance(other, Tensor) else other
+        return Tensor._wrap(op(self.data, other), False)
+
+    def __lt__(self, other):
+        return self._compare(other, np.less)
+
+    def __le__(self, other):
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other):
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other):
+        return self._compare(other, np.greater_equal)
+
+    def __eq__(self, other):
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other):
+        return self._compare(other, np.not_equal)
+
+    def any(self, axis=None, keepdims=False):
+        return Tensor._wrap(self.data.any(axis=axis, keepdims=keepdims), False)
+
+    def all(self, axis=None, keepdims=False):
+        return Tensor._wrap(self.data.all(axis=axis, keepdims=keepdims), False)
+
+    # in place: only where no recorded value can be corrupted
+    def _inplace(self, other, op, name):
+        if self.requires_grad and tape.is_grad_enabled():
+            raise RuntimeError(
+                "in-place %s on a tensor of shape %s that requires grad would bypass the "
+                "tape; write x = x %s y, or wrap the update in no_grad()"
+                % (name, tuple(self.shape), name[0]))
+        if isinstance(other, Tensor):
+            if other.device != self.device:
+                raise RuntimeError("in-place %s: tensors on %s and %s"
+                                   % (name, self.device, other.device))
+            if other.requires_grad and tape.is_grad_enabled():
+                raise RuntimeError("in-place %s with an operand that requires grad is not "
+                                   "recorded; write x = x %s y" % (name, name[0]))
+            other = other.data
+        try:
+            op(self.data, other, out=self.data, casting="same_kind")
+        except (ValueError, TypeError) as exc:
+            raise ValueError("in-place %s on a tensor of shape %s %s with an operand of shape "
+                             "%s: %s" % (name, tuple(self.shape), self.dtype,
+                                         tuple(np.shape(other)), exc)) from None
+        self._version += 1
+        return self
+
+    def __iadd__(self, other):
+        return self._inplace(other, np.add, "+=")
+
+    def __isub__(self, other):
+        return self._inplace(other, np.subtract, "-=")
+
+    def __imul__(self, other):
+        return self._inplace(other, np.multiply, "*=")
+
+    def __itruediv__(self, other):
+        return self._inplace(other, np.true_divide, "/=")
+
+    def __setitem__(self, index, value):
+        if self.requires_grad and tape.is_grad_enabled():
+            raise RuntimeError("item assignment on a tensor of shape %s that requires grad "
+                               "is not recorded; do it under no_grad() or on a copy"
+                               % (tuple(self.shape),))
+        value = value.data if isinstance(value, Tensor) else value
+        self.data[S._index_arg(index)] = value
+        self._version += 1
+
+    def copy_(self, other):
+        """Overwrite the data in place (shapes must broadcast); bumps the version."""
+        self[...] = other
+        return self
+
+    def zero_(self):
+        self[...] = 0
+        return self
+
+    def fill_(self, value):
+        self[...] = value
+        return self
+
+    # ---- shape ops -----------------------------------------------------------
+    def reshape(self, *shape):
+        return S.reshape(self, *shape)
+
+    view = reshape
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return S.flatten(self, start_dim, end_dim)
+
+    def transpose(self, dim0=None, dim1=None):
+        return S.transpose(self, dim0, dim1)
+
+    def permute(self, *axes):
+        return S.permute(self, *axes)
+
+    @property
+    def T(self):
+        return S.transpose(self)
+
+    def squeeze(self, axis=None):
+        return S.squeeze(self, axis)
+
+    def unsqueeze(self, axis):
+        return S.unsqueeze(self, axis)
+
+    def expand(self, *shape):
+        return S.expand(self, *shape)
+
+    def broadcast_to(self, *shape):
+        return S.broadcast_to(self, *shape)
+
+    def split(self, split_size_or_sections, axis=0):
+        return S.split(self, split_size_or_sections, axis)
+
+    def pad(self, pad_width, value=0.0):
+        return S.pad(self, pad_width, value)
+
+    # ---- math ----------------------------------------------------------------
+    def matmul(self, other):
+        return L.matmul(self, other)
+
+    def exp(self):
+        return E.exp(self)
+
+    def log(self):
+        return E.log(self)
+
+    def sqrt(self):
+        return E.sqrt(self)
+
+    def sin(self):
+        return E.sin(self)
+
+    def cos(self):
+        return E.cos(self)
+
+    def tanh(self):
+        return E.tanh(self)
+
+    def sigmoid(self):
+        return E.sigmoid(self)
+
+    def relu(self):
+        return E.relu(self)
+
+    def leaky_relu(self, negative_slope=0.01):
+        return E.leaky_relu(self, negative_slope)
+
+    def elu(self, alpha=1.0):
+        return E.elu(self, alpha)
+
+    def gelu(self, approximate="none"):
+        return E.gelu(self, approximate)
+
+    def softplus(self, beta=1.0, threshold=20.0):
+        return E.softplus(self, beta, threshold)
+
+    def softmax(self, axis=-1):
+        return E.softmax(self, axis)
+
+    def log_softmax(self, axis=-1):
+        return E.log_softmax(self, axis)
+
+    def clip(self, min=None, max=None):  # noqa: A002
+        return E.clip(self, min, max)
+
+    clamp = clip
+
+    def abs(self):
+        return E.abs(self)
+
+    def maximum(self, other):
+        return E.maximum(self, other)
+
+    def minimum(self, other):
+        return E.minimum(self, other)
+
+    def sum(self, axis=None, keepdims=False):
+        return R.sum(self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return R.mean(self, axis, keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return R.max(self, axis, keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return R.min(self, axis, keepdims)
+
+    def var(self, axis=None, keepdims=False, correction=1):
+        return R.var(self, axis, keepdims, correction)
+
+    def std(self, axis=None, keepdims=False, correction=1):
+        return R.std(self, axis, keepdims, correction)
+
+    def logsumexp(self, axis=None, keepdims=False):
+        return R.logsumexp(self, axis, keepdims)
+
+    def argmax(self, axis=None, keepdims=False):
+        return R.argmax(self, axis, keepdims)
+
+    def argmin(self, axis=None, keepdims=False):
+        return R.argmin(self, axis, keepdims)
+
+
+class ToDevice(Function):
+    def forward(self, x, device=None):
+        self.source = device_of(x)
+        return to_device(x, device)
+
+    def backward(self, g):
+        return to_device(g, self.source)
+
+
+class _HookHandle:
+    def __init__(self, hooks, hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self):
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+tape.Tensor = Tensor
+
+
+def tensor(data, dtype=None, requires_grad=False, device=None):
+    """Make a tensor holding a copy of ``data``, like ``torch.tensor``."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is None:
+        dtype = _default_dtype(data)
+    data = array_module(data).array(data, dtype=dtype, copy=True)
+    return Tensor(data, requires_grad=requires_grad, device=device)

@@ -1,0 +1,389 @@
+// C++ CPU kernels: im2col / col2im for convolution, max / average pooling.
+//
+// Geometry arrives as the tuples built by kernels/geometry.py (ConvGeometry,
+// PoolGeometry), so every backend reads the same parameters. Layouts match
+// kernels/reference.py: NCHW images, im2col buffers (N, C*KH*KW, OH*OW),
+// max-pool indices as int64 positions in each unpadded H*W plane.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernels.h"
+
+namespace py = pybind11;
+using i64 = int64_t;
+
+namespace {
+
+struct Conv {
+  i64 n, c, h, w, o, kh, kw, sh, sw, pt, pb, pl, pr, dh, dw, groups, oh, ow;
+};
+
+struct Pool {
+  i64 n, c, h, w, kh, kw, sh, sw, pt, pb, pl, pr, oh, ow;
+};
+
+std::vector<i64> ints(const py::sequence &seq, size_t expected, const char *what) {
+  if (py::len(seq) != expected) {
+    std::ostringstream msg;
+    msg << what << ": expected " << expected << " geometry values, got " << py::len(seq);
+    throw std::invalid_argument(msg.str());
+  }
+  std::vector<i64> v;
+  for (auto item : seq) v.push_back(item.cast<i64>());
+  return v;
+}
+
+Conv conv_of(const py::sequence &seq) {
+  auto v = ints(seq, 18, "conv geometry");
+  return Conv{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8],
+              v[9], v[10], v[11], v[12], v[13], v[14], v[15], v[16], v[17]};
+}
+
+Pool pool_of(const py::sequence &seq) {
+  auto v = ints(seq, 14, "pool geometry");
+  return Pool{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13]};
+}
+
+std::string shape_str(const py::array &a) {
+  std::ostringstream s;
+  s << "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) s << (i ? ", " : "") << a.shape(i);
+  if (a.ndim() == 1) s << ",";
+  s << ")";
+  return s.str();
+}
+
+void check(const py::array &a, std::vector<i64> shape, const char *what) {
+  bool ok = a.ndim() == (py::ssize_t)shape.size();
+  for (size_t i = 0; ok && i < shape.size(); ++i) ok = a.shape(i) == shape[i];
+  if (!ok) {
+    std::ostringstream msg;
+    msg << what << ": expected shape (";
+    for (size_t i = 0; i < shape.size(); ++i) msg << (i ? ", " : "") << shape[i];
+    msg << "), got " << shape_str(a);
+    throw std::invalid_argument(msg.str());
+  }
+  if (!(a.flags() & py::array::c_style))
+    throw std::invalid_argument(std::string(what) + ": the array must be C-contiguous");
+}
+
+template <typename T>
+py::array_t<T> empty(std::vector<i64> shape) {
+  return py::array_t<T>(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+}
+
+// ---- convolution -------------------------------------------------------------
+
+template <typename T>
+void im2col_impl(const T *x, T *cols, const Conv &g) {
+  const i64 planes = g.n * g.c, hw = g.oh * g.ow;
+#pragma omp parallel for schedule(static)
+  for (i64 p = 0; p < planes; ++p) {
+    const T *src = x + p * g.h * g.w;
+    T *dst = cols + p * g.kh * g.kw * hw;
+    for (i64 i = 0; i < g.kh; ++i)
+      for (i64 j = 0; j < g.kw; ++j) {
+        T *row = dst + (i * g.kw + j) * hw;
+        for (i64 oy = 0; oy < g.oh; ++oy) {
+          const i64 iy = oy * g.sh - g.pt + i * g.dh;
+          T *out = row + oy * g.ow;
+          if (iy < 0 || iy >= g.h) {
+            std::memset(out, 0, sizeof(T) * g.ow);
+            continue;
+          }
+          const T *in = src + iy * g.w;
+          const i64 x0 = j * g.dw - g.pl;
+          if (g.sw == 1) {
+            // contiguous run: zeros, a copy, zeros
+            i64 lo = x0 < 0 ? -x0 : 0;
+            i64 hi = g.w - x0;
+            if (hi > g.ow) hi = g.ow;
+            if (lo > g.ow) lo = g.ow;
+            if (hi < lo) hi = lo;
+            for (i64 ox = 0; ox < lo; ++ox) out[ox] = 0;
+            if (hi > lo) std::memcpy(out + lo, in + x0 + lo, sizeof(T) * (hi - lo));
+            for (i64 ox = hi; ox < g.ow; ++ox) out[ox] = 0;
+          } else {
+            for (i64 ox = 0; ox < g.ow; ++ox) {
+              const i64 ix = x0 + ox * g.sw;
+              out[ox] = (ix >= 0 && ix < g.w) ? in[ix] : T(0);
+            }
+          }
+        }
+      }
+  }
+}
+
+template <typename T>
+void col2im_impl(const T *cols, T *x, const Conv &g) {
+  const i64 planes = g.n * g.c, hw = g.oh * g.ow;
+#pragma omp parallel for schedule(static)
+  for (i64 p = 0; p < planes; ++p) {
+    T *dst = x + p * g.h * g.w;
+    std::fill(dst, dst + g.h * g.w, T(0));
+    const T *src = cols + p * g.kh * g.kw * hw;
+    for (i64 i = 0; i < g.kh; ++i)
+      for (i64 j = 0; j < g.kw; ++j) {
+        const T *row = src + (i * g.kw + j) * hw;
+        for (i64 oy = 0; oy < g.oh; ++oy) {
+          const i64 iy = oy * g.sh - g.pt + i * g.dh;
+          if (iy < 0 || iy >= g.h) continue;
+          T *out = dst + iy * g.w;
+          const T *in = row + oy * g.ow;
+          const i64 x0 = j * g.dw - g.pl;
+          for (i64 ox = 0; ox < g.ow; ++ox) {
+            const i64 ix = x0 + ox * g.sw;
+            if (ix >= 0 && ix < g.w) out[ix] += in[ox];
+          }
+        }
+      }
+  }
+}
+
+template <typename T>
+py::array im2col_t(py::array x, const Conv &g) {
+  check(x, {g.n, g.c, g.h, g.w}, "im2col input");
+  auto cols = empty<T>({g.n, g.groups, (g.c / g.groups) * g.kh * g.kw, g.oh * g.ow});
+  const T *src = static_cast<const T *>(x.data());
+  T *dst = cols.mutable_data();
+  {
+    py::gil_scoped_release nogil;
+    im2col_impl<T>(src, dst, g);
+  }
+  return cols;
+}
+
+template <typename T>
+py::array col2im_t(py::array cols, const Conv &g) {
+  check(cols, {g.n, g.groups, (g.c / g.groups) * g.kh * g.kw, g.oh * g.ow}, "col2im input");
+  auto x = empty<T>({g.n, g.c, g.h, g.w});
+  const T *src = static_cast<const T *>(cols.data());
+  T *dst = x.mutable_data();
+  {
+    py::gil_scoped_release nogil;
+    col2im_impl<T>(src, dst, g);
+  }
+  return x;
+}
+
+// ---- pooling -------------------------------------------------------------------
+
+template <typename T>
+void max_pool_fwd_impl(const T *x, T *y, i64 *idx, const Pool &g) {
+  const i64 planes = g.n * g.c;
+#pragma omp parallel for schedule(static)
+  for (i64 p = 0; p < planes; ++p) {
+    const T *src = x + p * g.h * g.w;
+    T *out = y + p * g.oh * g.ow;
+    i64 *arg = idx + p * g.oh * g.ow;
+    for (i64 oy = 0; oy < g.oh; ++oy) {
+      const i64 y0 = oy * g.sh - g.pt;
+      const i64 ya = y0 < 0 ? 0 : y0, yb = std::min(y0 + g.kh, g.h);
+      for (i64 ox = 0; ox < g.ow; ++ox) {
+        const i64 x0 = ox * g.sw - g.pl;
+        const i64 xa = x0 < 0 ? 0 : x0, xb = std::min(x0 + g.kw, g.w);
+        T best = -std::numeric_limits<T>::infinity();
+        i64 where = ya * g.w + xa;
+        bool nan = false;
+        for (i64 iy = ya; iy < yb && !nan; ++iy)
+          for (i64 ix = xa; ix < xb; ++ix) {
+            const T v = src[iy * g.w + ix];
+            if (v > best || std::isnan(v)) {
+              best = v;
+              where = iy * g.w + ix;
+              if (std::isnan(v)) { nan = true; break; }
+            }
+          }
+        out[oy * g.ow + ox] = best;
+        arg[oy * g.ow + ox] = where;
+      }
+    }
+  }
+}
+
+template <typename T>
+void max_pool_bwd_impl(const T *gy, const i64 *idx, T *gx, const Pool &g) {
+  const i64 planes = g.n * g.c, hw = g.oh * g.ow;
+#pragma omp parallel for schedule(static)
+  for (i64 p = 0; p < planes; ++p) {
+    T *out = gx + p * g.h * g.w;
+    std::fill(out, out + g.h * g.w, T(0));
+    const T *in = gy + p * hw;
+    const i64 *arg = idx + p * hw;
+    for (i64 k = 0; k < hw; ++k) out[arg[k]] += in[k];
+  }
+}
+
+inline i64 avg_count(i64 o, i64 s, i64 k, i64 p0, i64 p1, i64 size, bool include_pad) {
+  i64 start = o * s - p0, end = std::min(start + k, size + p1);
+  if (!include_pad) {
+    start = std::max<i64>(start, 0);
+    end = std::min(end, size);
+  }
+  return end - start;
+}
+
+template <typename T>
+void avg_pool_fwd_impl(const T *x, T *y, const Pool &g, bool include_pad) {
+  const i64 planes = g.n * g.c;
+#pragma omp parallel for schedule(static)
+  for (i64 p = 0; p < planes; ++p) {
+    const T *src = x + p * g.h * g.w;
+    T *out = y + p * g.oh * g.ow;
+    for (i64 oy = 0; oy < g.oh; ++oy) {
+      const i64 y0 = oy * g.sh - g.pt;
+      const i64 ya = std::max<i64>(y0, 0), yb = std::min(y0 + g.kh, g.h);
+      const i64 ch = avg_count(oy, g.sh, g.kh, g.pt, g.pb, g.h, include_pad);
+      for (i64 ox = 0; ox < g.ow; ++ox) {
+        const i64 x0 = ox * g.sw - g.pl;
+        const i64 xa = std::max<i64>(x0, 0), xb = std::min(x0 + g.kw, g.w);
+        T sum = 0;
+        for (i64 iy = ya; iy < yb; ++iy)
+          for (i64 ix = xa; ix < xb; ++ix) sum += src[iy * g.w + ix];
+        const i64 cw = avg_count(ox, g.sw, g.kw, g.pl, g.pr, g.w, include_pad);
+        out[oy * g.ow + ox] = sum / T(ch * cw);
+      }
+    }
+  }
+}
+
+template <typename T>
+void avg_pool_bwd_impl(const T *gy, T *gx, const Pool &g, bool include_pad) {
+  const i64 planes = g.n * g.c;
+#pragma omp parallel for schedule(static)
+  for (i64 p = 0; p < planes; ++p) {
+    T *out = gx + p * g.h * g.w;
+    std::fill(out, out + g.h * g.w, T(0));
+    const T *in = gy + p * g.oh * g.ow;
+    for (i64 oy = 0; oy < g.oh; ++oy) {
+      const i64 y0 = oy * g.sh - g.pt;
+      const i64 ya = std::max<i64>(y0, 0), yb = std::min(y0 + g.kh, g.h);
+      const i64 ch = avg_count(oy, g.sh, g.kh, g.pt, g.pb, g.h, include_pad);
+      for (i64 ox = 0; ox < g.ow; ++ox) {
+        const i64 x0 = ox * g.sw - g.pl;
+        const i64 xa = std::max<i64>(x0, 0), xb = std::min(x0 + g.kw, g.w);
+        const i64 cw = avg_count(ox, g.sw, g.kw, g.pl, g.pr, g.w, include_pad);
+        const T share = in[oy * g.ow + ox] / T(ch * cw);
+        for (i64 iy = ya; iy < yb; ++iy)
+          for (i64 ix = xa; ix < xb; ++ix) out[iy * g.w + ix] += share;
+      }
+    }
+  }
+}
+
+template <typename T>
+py::tuple max_pool_fwd_t(py::array x, const Pool &g) {
+  check(x, {g.n, g.c, g.h, g.w}, "max_pool2d input");
+  auto y = empty<T>({g.n, g.c, g.oh, g.ow});
+  auto idx = empty<i64>({g.n, g.c, g.oh, g.ow});
+  const T *src = static_cast<const T *>(x.data());
+  T *out = y.mutable_data();
+  i64 *arg = idx.mutable_data();
+  {
+    py::gil_scoped_release nogil;
+    max_pool_fwd_impl<T>(src, out, arg, g);
+  }
+  return py::make_tuple(y, idx);
+}
+
+template <typename T>
+py::array max_pool_bwd_t(py::array gy, py::array idx, const Pool &g) {
+  check(gy, {g.n, g.c, g.oh, g.ow}, "max_pool2d gradient");
+  check(idx, {g.n, g.c, g.oh, g.ow}, "max_pool2d indices");
+  if (!py::isinstance<py::array_t<i64>>(idx))
+    throw std::invalid_argument("max_pool2d indices must be int64");
+  auto gx = empty<T>({g.n, g.c, g.h, g.w});
+  const T *in = static_cast<const T *>(gy.data());
+  const i64 *arg = static_cast<const i64 *>(idx.data());
+  T *out = gx.mutable_data();
+  for (i64 k = 0, total = g.n * g.c * g.oh * g.ow; k < total; ++k)
+    if (arg[k] < 0 || arg[k] >= g.h * g.w)
+      throw std::invalid_argument("max_pool2d indices out of range for the input plane");
+  {
+    py::gil_scoped_release nogil;
+    max_pool_bwd_impl<T>(in, arg, out, g);
+  }
+  return gx;
+}
+
+template <typename T>
+py::array avg_pool_fwd_t(py::array x, const Pool &g, bool include_pad) {
+  check(x, {g.n, g.c, g.h, g.w}, "avg_pool2d input");
+  auto y = empty<T>({g.n, g.c, g.oh, g.ow});
+  const T *src = static_cast<const T *>(x.data());
+  T *out = y.mutable_data();
+  {
+    py::gil_scoped_release nogil;
+    avg_pool_fwd_impl<T>(src, out, g, include_pad);
+  }
+  return y;
+}
+
+template <typename T>
+py::array avg_pool_bwd_t(py::array gy, const Pool &g, bool include_pad) {
+  check(gy, {g.n, g.c, g.oh, g.ow}, "avg_pool2d gradient");
+  auto gx = empty<T>({g.n, g.c, g.h, g.w});
+  const T *in = static_cast<const T *>(gy.data());
+  T *out = gx.mutable_data();
+  {
+    py::gil_scoped_release nogil;
+    avg_pool_bwd_impl<T>(in, out, g, include_pad);
+  }
+  return gx;
+}
+
+// Pick the float32 or float64 instantiation from the array's dtype.
+template <typename F32, typename F64>
+auto by_dtype(const py::array &a, const char *what, F32 f32, F64 f64) {
+  if (py::isinstance<py::array_t<float>>(a)) return f32();
+  if (py::isinstance<py::array_t<double>>(a)) return f64();
+  throw py::type_error(std::string(what) + ": expected float32 or float64, got " +
+                       std::string(py::str(a.dtype())));
+}
+
+}  // namespace
+
+void register_kernels(py::module_ &m) {
+  m.def("im2col", [](py::array x, py::sequence geom) {
+    Conv g = conv_of(geom);
+    return by_dtype(x, "im2col", [&] { return im2col_t<float>(x, g); },
+                    [&] { return im2col_t<double>(x, g); });
+  }, py::arg("x"), py::arg("geometry"),
+     "im2col of an NCHW image into (N, groups, C/groups*KH*KW, OH*OW).");
+  m.def("col2im", [](py::array cols, py::sequence geom) {
+    Conv g = conv_of(geom);
+    return by_dtype(cols, "col2im", [&] { return col2im_t<float>(cols, g); },
+                    [&] { return col2im_t<double>(cols, g); });
+  }, py::arg("cols"), py::arg("geometry"), "Fold an im2col buffer back, adding overlaps.");
+  m.def("max_pool2d_forward", [](py::array x, py::sequence geom) {
+    Pool g = pool_of(geom);
+    return by_dtype(x, "max_pool2d", [&] { return max_pool_fwd_t<float>(x, g); },
+                    [&] { return max_pool_fwd_t<double>(x, g); });
+  }, py::arg("x"), py::arg("geometry"));
+  m.def("max_pool2d_backward", [](py::array gy, py::array idx, py::sequence geom) {
+    Pool g = pool_of(geom);
+    return by_dtype(gy, "max_pool2d backward", [&] { return max_pool_bwd_t<float>(gy, idx, g); },
+                    [&] { return max_pool_bwd_t<double>(gy, idx, g); });
+  }, py::arg("grad"), py::arg("indices"), py::arg("geometry"));
+  m.def("avg_pool2d_forward", [](py::array x, py::sequence geom, bool include_pad) {
+    Pool g = pool_of(geom);
+    return by_dtype(x, "avg_pool2d", [&] { return avg_pool_fwd_t<float>(x, g, include_pad); },
+                    [&] { return avg_pool_fwd_t<double>(x, g, include_pad); });
+  }, py::arg("x"), py::arg("geometry"), py::arg("count_include_pad") = true);
+  m.def("avg_pool2d_backward", [](py::array gy, py::sequence geom, bool include_pad) {
+    Pool g = pool_of(geom);
+    return by_dtype(gy, "avg_pool2d backward",
+                    [&] { return avg_pool_bwd_t<float>(gy, g, include_pad); },
+                    [&] { return avg_pool_bwd_t<double>(gy, g, include_pad); });
+  }, py::arg("grad"), py::arg("geometry"), py::arg("count_include_pad") = true);
+}

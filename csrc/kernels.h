@@ -1,0 +1,7 @@
+#pragma once
+#include <pybind11/pybind11.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+void register_kernels(pybind11::module_ &m);

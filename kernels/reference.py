@@ -1,0 +1,187 @@
+"""The NumPy reference kernels: the readable specification every faster
+backend is tested against. Vectorized throughout: im2col through strided
+views, products through BLAS; loops only over kernel offsets, never pixels.
+
+Layouts: images NCHW, conv weights OIHW; im2col buffers are
+(N, groups, C/groups*KH*KW, OH*OW) so one batched matmul gives NCHW output.
+Max-pool indices are flat positions in each unpadded H*W plane (int64).
+"""
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+
+def matmul(a, b):
+    return np.matmul(a, b)
+
+
+# ---- convolution ---------------------------------------------------------------
+
+def _pad(x, top, bottom, left, right, value=0):
+    if top == bottom == left == right == 0:
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=value)
+
+
+def im2col(x, g):
+    xp = _pad(x, g.pt, g.pb, g.pl, g.pr)
+    sn, sc, sh, sw = xp.strides
+    view = as_strided(xp, shape=(g.n, g.c, g.kh, g.kw, g.oh, g.ow),
+                      strides=(sn, sc, sh * g.dh, sw * g.dw, sh * g.sh, sw * g.sw),
+                      writeable=False)
+    return view.reshape(g.n, g.groups, g.cg * g.kh * g.kw, g.oh * g.ow)
+
+
+def col2im(cols, g):
+    cols = cols.reshape(g.n, g.c, g.kh, g.kw, g.oh, g.ow)
+    hp, wp = g.h + g.pt + g.pb, g.w + g.pl + g.pr
+    dx = np.zeros((g.n, g.c, hp, wp), dtype=cols.dtype)
+    for i in range(g.kh):
+        for j in range(g.kw):
+            h0, w0 = i * g.dh, j * g.dw
+            dx[:, :, h0:h0 + g.sh * (g.oh - 1) + 1:g.sh,
+               w0:w0 + g.sw * (g.ow - 1) + 1:g.sw] += cols[:, :, i, j]
+    return dx[:, :, g.pt:g.pt + g.h, g.pl:g.pl + g.w]
+
+
+def _weight_matrix(w, g):
+    return w.reshape(g.groups, g.og, g.cg * g.kh * g.kw)
+
+
+def conv2d_forward_from_cols(cols, w, bias, g):
+    y = np.matmul(_weight_matrix(w, g), cols).reshape(g.output_shape)
+    if bias is not None:
+        y += bias.reshape(1, -1, 1, 1)
+    return y
+
+
+def conv2d_forward(x, w, bias, g):
+    return conv2d_forward_from_cols(im2col(x, g), w, bias, g)
+
+
+def conv2d_grad_cols(gy, w, g):
+    """d(loss)/d(cols): the im2col-shaped gradient that col2im folds back."""
+    gy = gy.reshape(g.n, g.groups, g.og, g.oh * g.ow)
+    return np.matmul(_weight_matrix(w, g).transpose(0, 2, 1), gy)
+
+
+def conv2d_grad_input(gy, w, g):
+    return col2im(conv2d_grad_cols(gy, w, g), g)
+
+
+def conv2d_grad_weight(gy, cols, g):
+    gy = gy.reshape(g.n, g.groups, g.og, g.oh * g.ow)
+    gw = np.matmul(gy, cols.swapaxes(-1, -2))
+    return gw.sum(axis=0).reshape(g.weight_shape)
+
+
+# ---- pooling -------------------------------------------------------------------
+
+def _covering_pads(g):
+    """Bottom/right padding that makes every window (ceil_mode included) readable."""
+    pb = max((g.oh - 1) * g.sh + g.kh - g.h - g.pt, 0)
+    pr = max((g.ow - 1) * g.sw + g.kw - g.w - g.pl, 0)
+    return pb, pr
+
+
+def _windows(xp, g):
+    sn, sc, sh, sw = xp.strides
+    return as_strided(xp, shape=(g.n, g.c, g.oh, g.ow, g.kh, g.kw),
+                      strides=(sn, sc, sh * g.sh, sw * g.sw, sh, sw), writeable=False)
+
+
+def max_pool2d_forward(x, g):
+    pb, pr = _covering_pads(g)
+    low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    xp = _pad(x, g.pt, pb, g.pl, pr, value=low)
+    flat = _windows(xp, g).reshape(g.n, g.c, g.oh, g.ow, g.kh * g.kw)
+    k = flat.argmax(axis=-1)
+    y = np.take_along_axis(flat, k[..., None], axis=-1)[..., 0]
+    ih = (np.arange(g.oh) * g.sh - g.pt)[:, None] + k // g.kw
+    iw = (np.arange(g.ow) * g.sw - g.pl)[None, :] + k % g.kw
+    return y, ih * g.w + iw
+
+
+def max_pool2d_backward(gy, indices, g):
+    plane = g.h * g.w
+    flat = (indices.reshape(g.n * g.c, -1)
+            + np.arange(g.n * g.c, dtype=np.int64)[:, None] * plane).ravel()
+    if g.sh >= g.kh and g.sw >= g.kw:      # windows do not overlap: no index repeats
+        gx = np.zeros(g.n * g.c * plane, dtype=gy.dtype)
+        gx[flat] = gy.ravel()
+    else:
+        gx = np.bincount(flat, weights=gy.ravel(), minlength=g.n * g.c * plane).astype(gy.dtype)
+    return gx.reshape(g.input_shape)
+
+
+def avg_pool2d_divisor(g, count_include_pad=True):
+    """(OH, OW) window sizes: padding counted (PyTorch's default) or not (Keras 'same')."""
+    def sizes(n_out, s, k, p0, p1, size):
+        start = np.arange(n_out) * s - p0
+        end = np.minimum(start + k, size + p1)
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, size)
+        return end - start
+    hs = sizes(g.oh, g.sh, g.kh, g.pt, g.pb, g.h)
+    ws = sizes(g.ow, g.sw, g.kw, g.pl, g.pr, g.w)
+    return np.outer(hs, ws)
+
+
+def avg_pool2d_forward(x, g, count_include_pad=True):
+    pb, pr = _covering_pads(g)
+    xp = _pad(x, g.pt, pb, g.pl, pr)
+    s = _windows(xp, g).sum(axis=(4, 5))
+    return (s / avg_pool2d_divisor(g, count_include_pad)).astype(x.dtype, copy=False)
+
+
+def avg_pool2d_backward(gy, g, count_include_pad=True):
+    pb, pr = _covering_pads(g)
+    share = (gy / avg_pool2d_divisor(g, count_include_pad)).astype(gy.dtype, copy=False)
+    dx = np.zeros((g.n, g.c, g.h + g.pt + pb, g.w + g.pl + pr), dtype=gy.dtype)
+    for i in range(g.kh):
+        for j in range(g.kw):
+            dx[:, :, i:i + g.sh * (g.oh - 1) + 1:g.sh, j:j + g.sw * (g.ow - 1) + 1:g.sw] += share
+    return dx[:, :, g.pt:g.pt + g.h, g.pl:g.pl + g.w]
+
+
+# ---- optimizer updates (in place; the numba versions fuse these into one pass) --
+
+def sgd_update(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first):
+    d = g + weight_decay * p if weight_decay else g
+    if momentum:
+        if first:
+            buf[...] = d
+        else:
+            buf *= momentum
+            buf += (1 - dampening) * d
+        d = d + momentum * buf if nesterov else buf
+    p -= lr * d
+
+
+def adam_update(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, step):
+    if weight_decay:
+        if decoupled:
+            p *= 1 - lr * weight_decay
+        else:
+            g = g + weight_decay * p
+    m *= beta1
+    m += (1 - beta1) * g
+    v *= beta2
+    v += (1 - beta2) * g * g
+    if amsgrad:
+        np.maximum(vmax, v, out=vmax)
+        v = vmax
+    bc1, bc2 = 1 - beta1 ** step, 1 - beta2 ** step
+    p -= lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
+
+
+def rmsprop_update(p, g, sq, buf, lr, alpha, eps, weight_decay, momentum):
+    if weight_decay:
+        g = g + weight_decay * p
+    sq *= alpha
+    sq += (1 - alpha) * g * g
+    step = g / (np.sqrt(sq) + eps)
+    if momentum:
+        buf *= momentum
+        buf += step
+        step = buf
+    p -= lr * step

@@ -1,0 +1,319 @@
+"""CPU kernels: every implementation against the NumPy reference, the reference
+against a naive loop, and (when installed) PyTorch; bad input; the tape ops."""
+import itertools
+
+import numpy as np
+import pytest
+
+import autograd as ag
+from autograd import kernels as K
+from autograd.kernels import reference as R
+
+BACKENDS = [b for b in ("cpp", "numba") if K.available_backends()[b]]
+DTYPES = [np.float32, np.float64]
+TOL = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
+
+# (N, C, H, W, O, kernel, stride, padding, dilation, groups)
+CONV_CASES = [
+    (1, 1, 1, 1, 1, 1, 1, 0, 1, 1),              # 1x1 image, 1x1 kernel
+    (2, 3, 7, 5, 4, 3, 1, 0, 1, 1),
+    (2, 3, 7, 5, 4, 3, 1, 1, 1, 1),
+    (1, 3, 7, 5, 2, 3, 2, 1, 1, 1),
+    (3, 1, 8, 8, 3, 5, 1, 2, 1, 1),
+    (2, 3, 7, 5, 4, 3, 2, "same", 1, 1),         # odd 'same' padding with stride 2
+    (2, 3, 8, 6, 4, 3, 2, "same", 1, 1),
+    (2, 3, 7, 5, 4, 3, 1, "same", 1, 1),
+    (2, 3, 7, 5, 4, 2, 1, "same", 1, 1),         # even kernel: asymmetric 'same'
+    (2, 3, 7, 5, 4, 3, 3, "valid", 1, 1),
+    (1, 2, 9, 9, 3, (3, 2), (2, 1), (1, 0), 1, 1),
+    (1, 2, 9, 8, 2, 3, 1, ((2, 0), (1, 3)), 1, 1),  # asymmetric explicit padding
+    (2, 3, 9, 9, 2, 3, 1, 2, 2, 1),              # dilation
+    (1, 2, 11, 10, 2, 3, (2, 3), 1, (2, 3), 1),
+    (2, 4, 6, 7, 6, 3, 1, 1, 1, 2),              # groups
+    (2, 4, 6, 7, 4, 3, 2, 1, 1, 4),              # depthwise
+    (1, 3, 5, 5, 6, 1, 1, 0, 1, 3),
+]
+
+
+def _conv_case(case, dtype, seed=0):
+    n, c, h, w, o, k, s, p, d, groups = case
+    kh, kw = (k, k) if isinstance(k, int) else k
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    wt = rng.standard_normal((o, c // groups, kh, kw)).astype(dtype)
+    b = rng.standard_normal(o).astype(dtype)
+    g = K.conv_geometry(x.shape, wt.shape, s, p, d, groups)
+    return x, wt, b, g
+
+
+def _naive_conv(x, w, b, g):
+    """Loops over output pixels: slow, but obviously right."""
+    xp = np.pad(x, ((0, 0), (0, 0), (g.pt, g.pb), (g.pl, g.pr)))
+    y = np.zeros(g.output_shape, dtype=np.float64)
+    for grp in range(g.groups):
+        xs = xp[:, grp * g.cg:(grp + 1) * g.cg]
+        ws = w[grp * g.og:(grp + 1) * g.og]
+        for i, j in itertools.product(range(g.oh), range(g.ow)):
+            patch = xs[:, :, i * g.sh:i * g.sh + (g.kh - 1) * g.dh + 1:g.dh,
+                       j * g.sw:j * g.sw + (g.kw - 1) * g.dw + 1:g.dw]
+            y[:, grp * g.og:(grp + 1) * g.og, i, j] = np.einsum("nchw,ochw->no", patch, ws)
+    return y + b.reshape(1, -1, 1, 1)
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_reference_conv_matches_a_naive_loop(case):
+    x, w, b, g = _conv_case(case, np.float64)
+    np.testing.assert_allclose(R.conv2d_forward(x, w, b, g), _naive_conv(x, w, b, g),
+                               rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv_kernels_match_the_reference(case, dtype, backend):
+    x, w, b, g = _conv_case(case, dtype, seed=1)
+    gy = np.random.default_rng(2).standard_normal(g.output_shape).astype(dtype)
+    y_ref = R.conv2d_forward(x, w, b, g)
+    cols_ref = R.im2col(x, g)
+    gx_ref = R.conv2d_grad_input(gy, w, g)
+    gw_ref = R.conv2d_grad_weight(gy, cols_ref, g)
+    with K.use_cpu_backend(backend):
+        y, cols = K.conv2d_forward(x, w, b, g, save_for_weight_grad=True)
+        gx = K.conv2d_grad_input(gy, w, g)
+        gw = K.conv2d_grad_weight(gy, cols, g)
+    assert y.dtype == gx.dtype == gw.dtype == dtype
+    np.testing.assert_allclose(y, y_ref, **TOL[dtype])
+    np.testing.assert_allclose(gx, gx_ref, **TOL[dtype])
+    np.testing.assert_allclose(gw, gw_ref, **TOL[dtype])
+
+
+# (N, C, H, W, kernel, stride, padding, ceil_mode)
+POOL_CASES = [
+    (1, 1, 1, 1, 1, None, 0, False),
+    (2, 3, 7, 5, 2, None, 0, False),
+    (2, 3, 7, 5, 2, None, 0, True),
+    (2, 3, 7, 5, 3, 2, 1, False),
+    (2, 3, 7, 5, 3, 2, 1, True),
+    (1, 2, 8, 8, 3, 1, 1, False),               # overlapping windows
+    (1, 2, 9, 6, (3, 2), (2, 1), (1, 0), True),
+    (2, 1, 7, 7, 2, 2, "same", False),          # Keras 'same' (odd pad at the end)
+    (2, 1, 7, 7, 3, 2, "valid", False),
+    (1, 3, 6, 6, 6, None, 0, False),            # global pooling
+]
+
+
+def _pool_case(case, dtype, seed=0):
+    n, c, h, w, k, s, p, ceil = case
+    x = np.random.default_rng(seed).standard_normal((n, c, h, w)).astype(dtype)
+    return x, K.pool_geometry(x.shape, k, s, p, ceil)
+
+
+def _naive_pool(x, g, kind, include_pad=True):
+    y = np.zeros(g.output_shape)
+    for i, j in itertools.product(range(g.oh), range(g.ow)):
+        h0, w0 = i * g.sh - g.pt, j * g.sw - g.pl
+        ha, hb, wa, wb = max(h0, 0), min(h0 + g.kh, g.h), max(w0, 0), min(w0 + g.kw, g.w)
+        win = x[:, :, ha:hb, wa:wb]
+        if kind == "max":
+            y[:, :, i, j] = win.max(axis=(2, 3))
+        else:
+            if include_pad:
+                count = (min(h0 + g.kh, g.h + g.pb) - h0) * (min(w0 + g.kw, g.w + g.pr) - w0)
+            else:
+                count = (hb - ha) * (wb - wa)
+            y[:, :, i, j] = win.sum(axis=(2, 3)) / count
+    return y
+
+
+@pytest.mark.parametrize("case", POOL_CASES)
+def test_reference_pooling_matches_a_naive_loop(case):
+    x, g = _pool_case(case, np.float64)
+    y, idx = R.max_pool2d_forward(x, g)
+    np.testing.assert_allclose(y, _naive_pool(x, g, "max"))
+    np.testing.assert_array_equal(np.take_along_axis(x.reshape(g.n, g.c, -1),
+                                                     idx.reshape(g.n, g.c, -1), 2).reshape(y.shape), y)
+    for include in (True, False):
+        np.testing.assert_allclose(R.avg_pool2d_forward(x, g, include),
+                                   _naive_pool(x, g, "avg", include), rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", POOL_CASES)
+def test_pool_kernels_match_the_reference(case, dtype, backend):
+    x, g = _pool_case(case, dtype, seed=3)
+    gy = np.random.default_rng(4).standard_normal(g.output_shape).astype(dtype)
+    y_ref, idx_ref = R.max_pool2d_forward(x, g)
+    with K.use_cpu_backend(backend):
+        y, idx = K.max_pool2d_forward(x, g)
+        gx = K.max_pool2d_backward(gy, idx, g)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(idx, idx_ref)
+    np.testing.assert_allclose(gx, R.max_pool2d_backward(gy, idx_ref, g), **TOL[dtype])
+    for include in (True, False):
+        with K.use_cpu_backend(backend):
+            ya = K.avg_pool2d_forward(x, g, include)
+            ga = K.avg_pool2d_backward(gy, g, include)
+        assert ya.dtype == ga.dtype == dtype
+        np.testing.assert_allclose(ya, R.avg_pool2d_forward(x, g, include), **TOL[dtype])
+        np.testing.assert_allclose(ga, R.avg_pool2d_backward(gy, g, include), **TOL[dtype])
+
+
+def test_kernels_accept_non_contiguous_inputs():
+    x = np.random.default_rng(0).standard_normal((3, 2, 9, 9))[:, :, ::2, ::2].transpose(0, 1, 3, 2)
+    g = K.pool_geometry(x.shape, 2)
+    for backend in BACKENDS:
+        with K.use_cpu_backend(backend):
+            np.testing.assert_array_equal(K.max_pool2d_forward(x, g)[0], R.max_pool2d_forward(x, g)[0])
+
+
+def test_kernels_do_not_modify_their_inputs():
+    x, w, b, g = _conv_case(CONV_CASES[3], np.float64)
+    copies = [a.copy() for a in (x, w, b)]
+    for backend in BACKENDS + ["numpy"]:
+        with K.use_cpu_backend(backend):
+            K.conv2d_forward(x, w, b, g)
+            pg = K.pool_geometry(x.shape, 2)
+            K.max_pool2d_forward(x, pg)
+    for a, c in zip((x, w, b), copies):
+        np.testing.assert_array_equal(a, c)
+
+
+def test_max_pool_propagates_nan_like_the_reference():
+    x = np.zeros((1, 1, 4, 4))
+    x[0, 0, 1, 1] = np.nan
+    g = K.pool_geometry(x.shape, 2)
+    ref = R.max_pool2d_forward(x, g)
+    for backend in BACKENDS:
+        with K.use_cpu_backend(backend):
+            y, idx = K.max_pool2d_forward(x, g)
+        np.testing.assert_array_equal(np.isnan(y), np.isnan(ref[0]))
+        np.testing.assert_array_equal(idx, ref[1])
+
+
+# ---- through the tape -----------------------------------------------------------
+
+GRAD_CASES = [CONV_CASES[i] for i in (2, 3, 5, 8, 12, 14, 15)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS + ["numpy"])
+@pytest.mark.parametrize("case", GRAD_CASES)
+def test_conv2d_gradcheck(case, backend):
+    x, w, b, g = _conv_case(case, np.float64)
+    n, c, h, wd, o, k, s, p, d, groups = case
+    xs = [ag.tensor(a, requires_grad=True) for a in (x[:1], w, b)]
+    with K.use_cpu_backend(backend):
+        assert ag.gradcheck(lambda x, w, b: ag.conv2d(x, w, b, s, p, d, groups), xs)
+
+
+@pytest.mark.parametrize("backend", BACKENDS + ["numpy"])
+@pytest.mark.parametrize("case", POOL_CASES[1:9])
+def test_pool_gradcheck(case, backend):
+    x, g = _pool_case(case, np.float64)
+    _, _, _, _, k, s, p, ceil = case
+    t = ag.tensor(x[:1], requires_grad=True)
+    with K.use_cpu_backend(backend):
+        assert ag.gradcheck(lambda t: ag.max_pool2d(t, k, s, p, ceil), [t])
+        assert ag.gradcheck(lambda t: ag.avg_pool2d(t, k, s, p, ceil), [t])
+        assert ag.gradcheck(lambda t: ag.avg_pool2d(t, k, s, p, ceil, count_include_pad=False), [t])
+
+
+def test_conv_without_weight_grad_keeps_no_im2col_buffer():
+    x = ag.randn(2, 3, 8, 8, requires_grad=True)
+    w = ag.randn(4, 3, 3, 3)
+    y = ag.conv2d(x, w)
+    assert y.grad_fn.saved is None
+    y.sum().backward()
+    assert x.grad.shape == x.shape
+
+
+# ---- bad input --------------------------------------------------------------------
+
+@pytest.mark.parametrize("args,match", [
+    (((2, 3, 8), (4, 3, 3, 3)), r"4-D input.*\(2, 3, 8\)"),
+    (((2, 3, 8, 8), (4, 3, 3)), r"4-D weight.*\(4, 3, 3\)"),
+    (((2, 3, 8, 8), (4, 2, 3, 3)), r"\(2, 3, 8, 8\).*3 channels.*\(4, 2, 3, 3\)"),
+    (((2, 3, 4, 4), (4, 3, 7, 7)), r"larger than the padded input.*\(2, 3, 4, 4\)"),
+    (((2, 3, 8, 8), (4, 3, 3, 3), 0), r"stride .* must be positive"),
+    (((2, 3, 8, 8), (4, 3, 3, 3), -1), r"stride .* must be positive"),
+    (((2, 4, 8, 8), (4, 2, 3, 3), 1, 0, 1, 3), r"groups=3"),
+])
+def test_conv_bad_input(args, match):
+    x = ag.zeros(*args[0])
+    w = ag.zeros(*args[1])
+    with pytest.raises(ValueError, match=match):
+        ag.conv2d(x, w, None, *args[2:])
+
+
+def test_conv_bias_and_dtype_mismatch():
+    with pytest.raises(ValueError, match=r"bias of shape \(3,\).*4 output channels"):
+        ag.conv2d(ag.zeros(1, 3, 5, 5), ag.zeros(4, 3, 3, 3), ag.zeros(3))
+    with pytest.raises(TypeError, match="float32.*float64"):
+        ag.conv2d(ag.zeros(1, 3, 5, 5), ag.zeros(4, 3, 3, 3, dtype="float64"))
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(kernel_size=0), "must be positive"),
+    (dict(kernel_size=2, stride=0), "must be positive"),
+    (dict(kernel_size=9), r"larger than the padded input.*\(1, 2, 5, 5\)"),
+    (dict(kernel_size=2, padding=2), "smaller than the kernel"),
+])
+def test_pool_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ag.max_pool2d(ag.zeros(1, 2, 5, 5), **kwargs)
+    with pytest.raises(ValueError, match="4-D input"):
+        ag.avg_pool2d(ag.zeros(2, 5, 5), 2)
+
+
+def test_cpp_extension_validates_shapes():
+    if "cpp" not in BACKENDS:
+        pytest.skip("C++ extension not built")
+    from autograd import _C
+    g = K.conv_geometry((1, 2, 5, 5), (3, 2, 3, 3))
+    with pytest.raises(ValueError, match=r"expected shape \(1, 2, 5, 5\), got \(1, 2, 4, 5\)"):
+        _C.im2col(np.zeros((1, 2, 4, 5)), g)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        _C.im2col(np.zeros((1, 2, 5, 5), dtype=np.int32), g)
+
+
+def test_forcing_a_missing_backend_raises(monkeypatch):
+    from autograd.kernels import dispatch
+    monkeypatch.setitem(dispatch._loaded, "cpp", None)
+    with K.use_cpu_backend("cpp"):
+        with pytest.raises(RuntimeError, match="pip install"):
+            K.max_pool2d_forward(np.zeros((1, 1, 2, 2)), K.pool_geometry((1, 1, 2, 2), 2))
+    # auto mode falls through to the next backend
+    y, _ = K.max_pool2d_forward(np.ones((1, 1, 2, 2)), K.pool_geometry((1, 1, 2, 2), 2))
+    assert y.item() == 1.0
+
+
+def test_environment_variable_forces_a_backend(monkeypatch):
+    monkeypatch.setenv("AUTOGRAD_CPU_BACKEND", "numpy")
+    assert K.which("im2col") == "numpy" and K.which("max_pool2d_forward") == "numpy"
+
+
+# ---- PyTorch as an extra oracle (skipped when it is not installed) ------------------
+
+def test_against_pytorch():
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    rng = np.random.default_rng(5)
+    for case in CONV_CASES:
+        n, c, h, w, o, k, s, p, d, groups = case
+        if isinstance(p, str) or (isinstance(p, tuple) and isinstance(p[0], tuple)):
+            continue
+        x, wt, b, g = _conv_case(case, np.float64)
+        ref = F.conv2d(torch.tensor(x), torch.tensor(wt), torch.tensor(b), s, p, d, groups)
+        np.testing.assert_allclose(ag.conv2d(ag.tensor(x), ag.tensor(wt), ag.tensor(b), s, p, d,
+                                             groups).numpy(), ref.numpy(), rtol=1e-10, atol=1e-10)
+    for case in POOL_CASES:
+        n, c, h, w, k, s, p, ceil = case
+        if isinstance(p, str):
+            continue
+        x = rng.standard_normal((n, c, h, w))
+        ref = F.max_pool2d(torch.tensor(x), k, s, p, ceil_mode=ceil)
+        np.testing.assert_allclose(ag.max_pool2d(ag.tensor(x), k, s, p, ceil).numpy(), ref.numpy())
+        for include in (True, False):
+            ref = F.avg_pool2d(torch.tensor(x), k, s, p, ceil_mode=ceil, count_include_pad=include)
+            ours = ag.avg_pool2d(ag.tensor(x), k, s, p, ceil, count_include_pad=include)
+            np.testing.assert_allclose(ours.numpy(), ref.numpy(), rtol=1e-12)
