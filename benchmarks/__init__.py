@@ -1,0 +1,1 @@
+"""Benchmarks: this engine against NumPy and PyTorch in the same run."""
