@@ -2,6 +2,8 @@
 import importlib.util
 import pathlib
 
+import pytest
+
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 
 
@@ -15,3 +17,19 @@ def _load(name):
 def test_train_mlp_loss_falls():
     losses = _load("train_mlp").main(["--steps", "60", "--device", "cpu"])
     assert losses[-1] < 0.6 * losses[0]
+
+
+def test_train_digits_keras_style(tmp_path):
+    pytest.importorskip("sklearn")
+    accuracy, history = _load("train_digits").main(
+        ["--epochs", "4", "--out", str(tmp_path), "--verbose", "0", "--device", "cpu"])
+    assert accuracy > 0.85
+    assert (tmp_path / "digits_cnn.npz").exists()
+    assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def test_train_digits_torch_style(tmp_path):
+    pytest.importorskip("sklearn")
+    accuracy = _load("train_digits_torch_style").main(
+        ["--epochs", "3", "--out", str(tmp_path), "--device", "cpu"])
+    assert accuracy > 0.85

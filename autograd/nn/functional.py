@@ -1,0 +1,255 @@
+"""Losses, dropout and batch normalization as functions of tensors.
+
+Losses are numerically stable at extreme logits and take
+``reduction='mean'|'sum'|'none'``.
+"""
+import numpy as np
+
+from .. import ops
+from ..backend import array_module
+from ..creation import generator
+from ..ops import (avg_pool2d, conv2d, elu, gelu, global_avg_pool2d, leaky_relu,  # noqa: F401
+                   log_softmax, max_pool2d, relu, sigmoid, softmax, softplus, tanh)
+from ..tape import Function
+from ..tensor import Tensor
+
+
+def _reduce(loss, reduction):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError("reduction must be 'mean', 'sum' or 'none', got %r" % (reduction,))
+
+
+def _check_same_shape(name, input, target):
+    if input.shape != target.shape:
+        raise ValueError("%s: input of shape %s and target of shape %s differ"
+                         % (name, tuple(input.shape), tuple(target.shape)))
+
+
+def _as_target(target, like):
+    if isinstance(target, Tensor):
+        return target
+    return Tensor(array_module(like.data).asarray(target, dtype=like.dtype))
+
+
+def mse_loss(input, target, reduction="mean"):
+    target = _as_target(target, input)
+    _check_same_shape("mse_loss", input, target)
+    d = input - target
+    return _reduce(d * d, reduction)
+
+
+def l1_loss(input, target, reduction="mean"):
+    target = _as_target(target, input)
+    _check_same_shape("l1_loss", input, target)
+    return _reduce(abs(input - target), reduction)
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    """On probabilities; log terms clamped at -100 as in PyTorch, so p = 0 or 1 stays finite."""
+    target = _as_target(target, input)
+    _check_same_shape("binary_cross_entropy", input, target)
+    log_p = ops.maximum(ops.log(input), -100.0)
+    log_q = ops.maximum(ops.log(1 - input), -100.0)
+    loss = -(target * log_p + (1 - target) * log_q)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None,
+                                     reduction="mean"):
+    """On logits: softplus(x) - y*x, written so no exp overflows."""
+    target = _as_target(target, input)
+    _check_same_shape("binary_cross_entropy_with_logits", input, target)
+    if pos_weight is None:
+        loss = ops.softplus(input) - target * input
+    else:   # -(pw*y*log sig(x) + (1-y) log(1-sig(x)))
+        loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * ops.softplus(-input)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+class SoftmaxCrossEntropy(Function):
+    """Cross-entropy of softmax(logits) against target distributions q, per row:
+    -sum_c q_c log p_c. Forward and backward fused: d/dlogits = p * sum(q) - q."""
+
+    def forward(self, logits, q):
+        xp = array_module(logits)
+        shifted = logits - logits.max(axis=-1, keepdims=True)
+        e = xp.exp(shifted)
+        s = e.sum(axis=-1, keepdims=True)
+        log_p = shifted - xp.log(s)
+        self.p, self.q = e / s, q
+        return -(q * log_p).sum(axis=-1)
+
+    def backward(self, g):
+        q = self.q
+        return (g[..., None] * (self.p * q.sum(axis=-1, keepdims=True) - q)), None
+
+
+def _class_last(t):
+    """(N, C, d1, ...) -> (N, d1, ..., C): the class axis last, as the fused op wants."""
+    if t.ndim <= 2:
+        return t
+    return t.permute(0, *range(2, t.ndim), 1)
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
+                  label_smoothing=0.0):
+    """Cross-entropy on logits (N, C) or (N, C, d1, ...).
+
+    ``target``: integer class indices (N,) / (N, d1, ...), or class probabilities
+    of the input's shape. ``label_smoothing`` mixes the targets with the uniform
+    distribution, as in PyTorch.
+    """
+    if input.ndim < 2:
+        raise ValueError("cross_entropy: input must be (N, C, ...), got shape %s"
+                         % (tuple(input.shape),))
+    xp = array_module(input.data)
+    c = input.shape[1]
+    logits = _class_last(input)
+    tdata = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    if tdata.dtype.kind in "iu":
+        expect = (input.shape[0],) + tuple(input.shape[2:])
+        if tdata.shape != expect:
+            raise ValueError("cross_entropy: class-index target of shape %s does not match input "
+                             "%s (expected %s)" % (tuple(tdata.shape), tuple(input.shape), expect))
+        valid = tdata != ignore_index
+        safe = xp.where(valid, tdata, 0)
+        if ((safe < 0) | (safe >= c)).any():
+            raise ValueError("cross_entropy: target classes must lie in [0, %d), got values in "
+                             "[%d, %d]" % (c, int(tdata.min()), int(tdata.max())))
+        q = xp.zeros(logits.shape, dtype=input.dtype)
+        xp.put_along_axis(q, safe[..., None], 1.0, axis=-1)
+        q *= valid[..., None]
+    else:
+        if tdata.shape != input.shape:
+            raise ValueError("cross_entropy: probability target of shape %s does not match input "
+                             "%s" % (tuple(tdata.shape), tuple(input.shape)))
+        q = _class_last(Tensor._wrap(tdata.astype(input.dtype, copy=False), False)).data
+        valid = None
+    if label_smoothing:
+        mass = q.sum(axis=-1, keepdims=True)
+        q = q * (1 - label_smoothing) + mass * (label_smoothing / c)
+    if weight is not None:
+        w = weight.data if isinstance(weight, Tensor) else xp.asarray(weight, dtype=input.dtype)
+        q = q * w
+    loss = SoftmaxCrossEntropy.apply(logits, Tensor._wrap(q, False))
+    if reduction == "mean":
+        if weight is not None and tdata.dtype.kind in "iu":
+            denom = float((w[xp.where(valid, tdata, 0)] * valid).sum())
+        elif valid is not None:
+            denom = float(valid.sum())
+        else:
+            denom = loss.size
+        return loss.sum() / max(denom, 1e-12)
+    return _reduce(loss, reduction)
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """Negative log-likelihood of log-probabilities (N, C) at integer targets (N,)."""
+    if input.ndim != 2:
+        raise ValueError("nll_loss: input must be (N, C), got shape %s" % (tuple(input.shape),))
+    xp = array_module(input.data)
+    tdata = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    if tdata.shape != (input.shape[0],):
+        raise ValueError("nll_loss: target of shape %s for input %s"
+                         % (tuple(tdata.shape), tuple(input.shape)))
+    valid = tdata != ignore_index
+    safe = xp.where(valid, tdata, 0)
+    picked = input[xp.arange(input.shape[0]), safe]
+    w = valid.astype(input.dtype)
+    if weight is not None:
+        wt = weight.data if isinstance(weight, Tensor) else xp.asarray(weight, dtype=input.dtype)
+        w = w * wt[safe]
+    loss = -picked * Tensor._wrap(w, False)
+    if reduction == "mean":
+        return loss.sum() / max(float(w.sum()), 1e-12)
+    return _reduce(loss, reduction)
+
+
+def dropout(x, p=0.5, training=True):
+    """Inverted dropout: zero with probability p, scale the rest by 1/(1-p)."""
+    if not 0 <= p < 1:
+        if p == 1 and training:
+            return x * 0
+        if not 0 <= p <= 1:
+            raise ValueError("dropout probability must be in [0, 1], got %r" % (p,))
+    if not training or p == 0:
+        return x
+    xp = array_module(x.data)
+    if xp is np:
+        keep = generator().random(x.shape) >= p
+    else:
+        keep = xp.random.random_sample(x.shape) >= p
+    return x * Tensor._wrap((keep / (1 - p)).astype(x.dtype), False)
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=True,
+               momentum=0.1, eps=1e-5, axis=1):
+    """Normalize over every axis but ``axis`` (the channels).
+
+    Training uses the batch statistics and updates the running ones in place
+    (running = (1 - momentum) * running + momentum * batch, the variance unbiased);
+    evaluation uses the running statistics.
+    """
+    axis = axis % x.ndim
+    reduce_axes = tuple(i for i in range(x.ndim) if i != axis)
+    shape = [1] * x.ndim
+    shape[axis] = x.shape[axis]
+    if training:
+        n = x.size // x.shape[axis]
+        if n <= 1:
+            raise ValueError("batch_norm: expected more than 1 value per channel when training, "
+                             "got input of shape %s" % (tuple(x.shape),))
+        mean = x.mean(axis=reduce_axes, keepdims=True)
+        centered = x - mean
+        var = (centered * centered).mean(axis=reduce_axes, keepdims=True)
+        if running_mean is not None:
+            m = mean.data.reshape(-1)
+            v = var.data.reshape(-1) * (n / (n - 1))
+            running_mean.data *= 1 - momentum
+            running_mean.data += momentum * m
+            running_var.data *= 1 - momentum
+            running_var.data += momentum * v
+        y = centered / ops.sqrt(var + eps)
+    else:
+        mean = running_mean.data.reshape(shape)
+        std = array_module(mean).sqrt(running_var.data.reshape(shape) + eps)
+        y = (x - Tensor._wrap(mean, False)) / Tensor._wrap(std, False)
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y
+
+
+def one_hot(labels, num_classes=None, dtype=np.float32):
+    """Integer labels (any shape) -> one-hot array with a trailing class axis."""
+    data = labels.data if isinstance(labels, Tensor) else labels
+    xp = array_module(data)
+    data = xp.asarray(data)
+    if data.dtype.kind not in "iu":
+        raise TypeError("one_hot needs integer labels, got %s" % data.dtype)
+    if num_classes is None:
+        num_classes = int(data.max()) + 1
+    if data.size and (data.min() < 0 or data.max() >= num_classes):
+        raise ValueError("one_hot: labels must lie in [0, %d), got [%d, %d]"
+                         % (num_classes, int(data.min()), int(data.max())))
+    out = xp.zeros(data.shape + (num_classes,), dtype=dtype)
+    xp.put_along_axis(out, data[..., None], 1, axis=-1)
+    return Tensor(out) if isinstance(labels, Tensor) else out
+
+
+def l1_penalty(params, scale):
+    return scale * sum(abs(p).sum() for p in params)
+
+
+def l2_penalty(params, scale):
+    return scale * sum((p * p).sum() for p in params)
