@@ -160,30 +160,41 @@ class Layer(Module):
         return "name=%r" % self.name
 
 
-class Dense(Layer):
-    """``activation(x @ kernel + bias)`` on the last axis (any number of leading axes)."""
+class _KernelLayer(Layer):
+    """A layer with a kernel and an optional bias, their initializers and regularizers."""
 
-    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+    def __init__(self, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  **kwargs):
         super().__init__(activation=activation, **kwargs)
-        if units <= 0:
-            raise ValueError("Dense: units must be positive, got %r" % (units,))
-        self.units, self.use_bias = units, use_bias
+        self.use_bias = use_bias
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
 
-    def build(self, input_shape):
-        self.kernel = Parameter(np.zeros((input_shape[-1], self.units), np.float32))
+    def _add_weights(self, kernel_shape, units):
+        self.kernel = Parameter(np.zeros(kernel_shape, np.float32))
         init.get(self.kernel_initializer)(self.kernel)
         if self.use_bias:
-            self.bias = Parameter(np.zeros(self.units, np.float32))
+            self.bias = Parameter(np.zeros(units, np.float32))
             init.get(self.bias_initializer)(self.bias)
         if self.kernel_regularizer:
             self.regularizers.append((self.kernel_regularizer, self.kernel))
         if self.use_bias and self.bias_regularizer:
             self.regularizers.append((self.bias_regularizer, self.bias))
+
+
+class Dense(_KernelLayer):
+    """``activation(x @ kernel + bias)`` on the last axis (any number of leading axes)."""
+
+    def __init__(self, units, activation=None, **kwargs):
+        super().__init__(activation=activation, **kwargs)
+        if units <= 0:
+            raise ValueError("Dense: units must be positive, got %r" % (units,))
+        self.units = units
+
+    def build(self, input_shape):
+        self._add_weights((input_shape[-1], self.units), self.units)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -200,22 +211,17 @@ def _pair(v):
     return (v, v) if isinstance(v, int) else tuple(v)
 
 
-class Conv2D(Layer):
+class Conv2D(_KernelLayer):
     """Channels-last 2-D convolution; the kernel is (kh, kw, in, filters)."""
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", activation=None,
-                 use_bias=True, dilation_rate=(1, 1), groups=1,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+                 dilation_rate=(1, 1), groups=1, **kwargs):
         super().__init__(activation=activation, **kwargs)
         if padding not in ("valid", "same"):
             raise ValueError("Conv2D: padding must be 'valid' or 'same', got %r" % (padding,))
         self.filters, self.kernel_size = filters, _pair(kernel_size)
         self.strides, self.padding = _pair(strides), padding
-        self.dilation_rate, self.groups, self.use_bias = _pair(dilation_rate), groups, use_bias
-        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.dilation_rate, self.groups = _pair(dilation_rate), groups
 
     def build(self, input_shape):
         if len(input_shape) != 3:
@@ -225,16 +231,7 @@ class Conv2D(Layer):
         if cin % self.groups:
             raise ValueError("%s: groups=%d does not divide %d input channels"
                              % (self.name, self.groups, cin))
-        self.kernel = Parameter(np.zeros(self.kernel_size + (cin // self.groups, self.filters),
-                                         np.float32))
-        init.get(self.kernel_initializer)(self.kernel)
-        if self.use_bias:
-            self.bias = Parameter(np.zeros(self.filters, np.float32))
-            init.get(self.bias_initializer)(self.bias)
-        if self.kernel_regularizer:
-            self.regularizers.append((self.kernel_regularizer, self.kernel))
-        if self.use_bias and self.bias_regularizer:
-            self.regularizers.append((self.bias_regularizer, self.bias))
+        self._add_weights(self.kernel_size + (cin // self.groups, self.filters), self.filters)
 
     def compute_output_shape(self, input_shape):
         from .kernels import conv_geometry

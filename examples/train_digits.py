@@ -44,7 +44,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "out"))
-    parser.add_argument("--device", default="cuda" if ag.cuda.is_available() else "cpu")
+    parser.add_argument("--device", default="cuda" if ag.kernels.available_backends()["cuda"] else "cpu")
     parser.add_argument("--verbose", type=int, default=1)
     args = parser.parse_args(argv)
 

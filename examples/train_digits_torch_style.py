@@ -30,7 +30,7 @@ class DigitsCNN(nn.Module):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--device", default="cuda" if ag.cuda.is_available() else "cpu")
+    parser.add_argument("--device", default="cuda" if ag.kernels.available_backends()["cuda"] else "cpu")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "out"))
     args = parser.parse_args(argv)
 

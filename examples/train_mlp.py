@@ -21,7 +21,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--lr", type=float, default=0.5)
-    parser.add_argument("--device", default="cuda" if ag.cuda.is_available() else "cpu")
+    parser.add_argument("--device", default="cuda" if ag.kernels.available_backends()["cuda"] else "cpu")
     args = parser.parse_args(argv)
 
     ag.manual_seed(0)

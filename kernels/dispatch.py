@@ -36,10 +36,15 @@ def _load(name):
 
 
 def available_backends():
-    """Which CPU backends import here, plus 'cuda' when a GPU is usable."""
+    """Which CPU backends import here, plus 'cuda': a usable GPU *and* the CUDA kernels."""
     from autograd.backend import is_cuda_available
     out = {name: _load(name) is not None for name in CPU_BACKENDS}
-    out["cuda"] = is_cuda_available()
+    try:
+        from . import cuda  # noqa: F401
+        has_kernels = True
+    except ImportError:
+        has_kernels = False
+    out["cuda"] = has_kernels and is_cuda_available()
     return out
 
 
