@@ -102,7 +102,8 @@ def load_checkpoint(path, model, optimizer=None, strict=True):
         raise ValueError("%s is not a checkpoint written by save_checkpoint" % path)
     if optimizer is not None and "optimizer" not in tree:
         raise ValueError("%s holds no optimizer state" % path)
-    # validate both before changing either
+    # load_state_dict checks everything before it changes the model; if the
+    # optimizer's state then does not fit, put the model back as it was
     backup = model.state_dict()
     model.load_state_dict(tree["model"], strict=strict)
     if optimizer is not None:

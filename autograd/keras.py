@@ -18,7 +18,7 @@ import numpy as np
 
 from . import io, ops
 from . import optim as _optim
-from .backend import CPU, array_module, to_device
+from .backend import CPU, to_device
 from .nn import functional as F
 from .nn import init
 from .nn.module import Module, Parameter
@@ -436,13 +436,12 @@ def _metric_fn(name, loss_name):
     """fn(y_true array, y_pred array) -> per-batch mean as float."""
     if name in ("accuracy", "acc"):
         def accuracy(y, p):
-            xp = array_module(p)
             if loss_name == "sparse_categorical_crossentropy" or (
                     y.ndim == p.ndim - 1 and p.shape[-1] > 1):
                 return float((p.argmax(-1) == y.reshape(p.shape[:-1])).mean())
             if loss_name == "categorical_crossentropy" or (p.shape[-1] > 1 and y.shape == p.shape):
                 return float((p.argmax(-1) == y.argmax(-1)).mean())
-            return float(((p > 0.5) == (y > 0.5)).mean()) if xp else 0.0
+            return float(((p > 0.5) == (y > 0.5)).mean())
         return "accuracy", accuracy
     if name in ("mae", "mean_absolute_error"):
         return "mae", lambda y, p: float(abs(p - _same_shape(y, p)).mean())
@@ -649,8 +648,8 @@ class Sequential(Module):
             x = layer(x)
         return x
 
-    def _forward_for_loss(self, x):
-        """(output, pre-activation of the last layer) — the latter for fused losses."""
+    def _pre_activation(self, x):
+        """The last layer's output before its activation, so losses can fuse it."""
         for layer in self.layers[:-1]:
             x = layer(x)
         last = self.layers[-1]
@@ -706,7 +705,7 @@ class Sequential(Module):
         return fn, takes_logits, metrics
 
     def _step_outputs(self, xb, yb, fn, takes_logits):
-        out = self._forward_for_loss(xb)
+        out = self._pre_activation(xb)
         last = self.layers[-1]
         if takes_logits:
             loss = fn(yb, out)
@@ -715,7 +714,7 @@ class Sequential(Module):
         else:
             pred = last.activation(out) if last.activation is not None else out
             loss = fn(yb, pred)
-        return loss, pred
+        return self._add_penalties(loss), pred
 
     def fit(self, x, y, batch_size=32, epochs=1, verbose=1, shuffle=True, validation_split=0.0,
             validation_data=None, callbacks=None, augment=None, initial_epoch=0):
@@ -763,16 +762,11 @@ class Sequential(Module):
                     xa = augment(xa)
                 xb, yb = Tensor(xa, device=device), Tensor(y[idx], device=device)
                 loss, pred = self._step_outputs(xb, yb, fn, takes_logits)
-                penalty = self._penalty()
-                total = loss + penalty if not isinstance(penalty, float) else loss
                 self.optimizer.zero_grad()
-                total.backward()
+                loss.backward()
                 self.optimizer.step()
-                k = len(idx)
-                seen += k
-                sums["loss"] += float(total.item()) * k
-                for name, m in metrics:
-                    sums[name] += m(yb.data, pred.data) * k
+                seen += len(idx)
+                _tally(sums, loss, pred, yb, metrics)
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix({k2: "%.4f" % (v / seen) for k2, v in sums.items()})
@@ -796,12 +790,12 @@ class Sequential(Module):
             cb.on_train_end()
         return history
 
-    def _penalty(self):
-        total = 0.0
+    def _add_penalties(self, loss):
+        """The loss plus every layer's regularization penalty (Keras counts them in)."""
         for layer in self.layers:
             if layer.regularizers:
-                total = total + layer.penalty()
-        return total
+                loss = loss + layer.penalty()
+        return loss
 
     def evaluate(self, x, y, batch_size=32, verbose=1, return_dict=False):
         """Loss (and metrics) over the data, in inference mode: a float, or
@@ -822,11 +816,7 @@ class Sequential(Module):
                 xb = Tensor(x[s:s + batch_size], device=device)
                 yb = Tensor(y[s:s + batch_size], device=device)
                 loss, pred = self._step_outputs(xb, yb, fn, takes_logits)
-                penalty = self._penalty()
-                k = len(xb)
-                sums["loss"] += float((loss + penalty).item()) * k
-                for name, m in metrics:
-                    sums[name] += m(yb.data, pred.data) * k
+                _tally(sums, loss, pred, yb, metrics)
         self.train(was_training)
         logs = {k: v / len(x) for k, v in sums.items()}
         if verbose:
@@ -910,6 +900,14 @@ class Sequential(Module):
 
     def count_params(self):
         return sum(layer.count_params() for layer in self.layers)
+
+
+def _tally(sums, loss, pred, y, metrics):
+    """Add one batch's loss and metrics, weighted by its size, to the running sums."""
+    k = len(y)
+    sums["loss"] += float(loss.item()) * k
+    for name, metric in metrics:
+        sums[name] += metric(y.data, pred.data) * k
 
 
 def _progress(steps, epoch, epochs, verbose):

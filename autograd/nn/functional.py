@@ -176,13 +176,12 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
 
 def dropout(x, p=0.5, training=True):
     """Inverted dropout: zero with probability p, scale the rest by 1/(1-p)."""
-    if not 0 <= p < 1:
-        if p == 1 and training:
-            return x * 0
-        if not 0 <= p <= 1:
-            raise ValueError("dropout probability must be in [0, 1], got %r" % (p,))
+    if not 0 <= p <= 1:
+        raise ValueError("dropout probability must be in [0, 1], got %r" % (p,))
     if not training or p == 0:
         return x
+    if p == 1:
+        return x * 0
     xp = array_module(x.data)
     if xp is np:
         keep = generator().random(x.shape) >= p

@@ -251,17 +251,15 @@ class Sequential(Module):
         return self
 
 
-def _activation(name, fn, extra=""):
-    def forward(self, x):
-        return fn(self, x)
-    return type(name, (Module,), {"forward": forward,
-                                  "extra_repr": lambda self: extra % self.__dict__ if extra else "",
+def _activation(name, fn):
+    """A parameter-free layer class that applies ``fn``."""
+    return type(name, (Module,), {"forward": lambda self, x: fn(x),
                                   "__doc__": "The %s activation as a layer." % name})
 
 
-ReLU = _activation("ReLU", lambda self, x: ops.relu(x))
-Sigmoid = _activation("Sigmoid", lambda self, x: ops.sigmoid(x))
-Tanh = _activation("Tanh", lambda self, x: ops.tanh(x))
+ReLU = _activation("ReLU", ops.relu)
+Sigmoid = _activation("Sigmoid", ops.sigmoid)
+Tanh = _activation("Tanh", ops.tanh)
 
 
 class LeakyReLU(Module):
