@@ -11,13 +11,14 @@ if (not _os.path.isdir(_os.path.join(__path__[0], "kernels"))
 
 from .backend import Device  # noqa: E402
 from .tape import Function, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402
-from .tensor import Tensor, tensor  # noqa: E402
+from .tensor import Tensor, from_dlpack, tensor  # noqa: E402
 from .creation import (arange, full, generator, manual_seed, ones, ones_like, rand, randn,  # noqa: E402
                        zeros, zeros_like)
 from .ops import *  # noqa: E402,F401,F403
 from .ops import DIFFERENTIABLE  # noqa: E402
 from .gradcheck import GradcheckError, gradcheck  # noqa: E402
 from . import cuda  # noqa: E402
+from .kernels.cuda import get_float32_matmul_precision, set_float32_matmul_precision  # noqa: E402,F401
 from ._build import build_info  # noqa: E402
 
 __version__ = "0.1.0"

@@ -120,6 +120,21 @@ class Tensor:
         arr = self.numpy()
         return arr if dtype is None else arr.astype(dtype, copy=False)
 
+    # Zero-copy exchange with NumPy, CuPy, PyTorch, JAX...: DLPack on both devices,
+    # and the CUDA array interface on the GPU (absent on the CPU, as in PyTorch).
+    def __dlpack__(self, *args, **kwargs):
+        return self.data.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return self.data.__dlpack_device__()
+
+    @property
+    def __cuda_array_interface__(self):
+        if self.device.type != "cuda":
+            raise AttributeError("a CPU tensor has no __cuda_array_interface__; move it with "
+                                 ".cuda() or use DLPack")
+        return self.data.__cuda_array_interface__
+
     def item(self):
         if self.data.size != 1:
             raise ValueError("item(): only a tensor of one element can be converted to a "
@@ -515,6 +530,18 @@ class _HookHandle:
 
 
 tape.Tensor = Tensor
+
+
+def from_dlpack(obj):
+    """A tensor sharing memory with ``obj`` (anything with ``__dlpack__``: a NumPy,
+    CuPy or PyTorch array, on the CPU or the GPU). Nothing is copied."""
+    if isinstance(obj, Tensor):
+        return obj
+    kind = obj.__dlpack_device__()[0] if hasattr(obj, "__dlpack_device__") else 1
+    if kind == 1:    # kDLCPU
+        return Tensor(np.from_dlpack(obj))
+    from .backend import cupy_or_raise
+    return Tensor(cupy_or_raise().from_dlpack(obj))
 
 
 def tensor(data, dtype=None, requires_grad=False, device=None):

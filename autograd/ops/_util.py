@@ -12,7 +12,7 @@ def as_tensor_args(*args):
     """
     Tensor = tape.Tensor
     out = []
-    device = None
+    device = first = None
     for a in args:
         if isinstance(a, Tensor):
             pass
@@ -23,10 +23,11 @@ def as_tensor_args(*args):
             a = Tensor(a, dtype=getattr(a, "dtype", None), device=device)
         d = a.device
         if device is None:
-            device = d
+            device, first = d, a
         elif d != device:
-            raise RuntimeError("expected all tensors to be on the same device, but found "
-                               "tensors on %s and %s" % (device, d))
+            raise RuntimeError("expected all tensors on one device, but found a tensor of shape "
+                               "%s on %s and one of shape %s on %s; move them with .to(device)"
+                               % (tuple(first.shape), device, tuple(a.shape), d))
         out.append(a)
     return out
 

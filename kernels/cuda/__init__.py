@@ -1,0 +1,400 @@
+"""The CUDA kernels: hand-written sources beside this file, launched on GPU arrays.
+
+``gemm.cu`` (CUDA-core and tensor-core GEMM), ``conv.cu`` (im2col / col2im)
+and ``pool.cu`` (max / average pooling) compile at run time, once per device,
+through CuPy's NVRTC (and CuPy's on-disk cache). Kernels launch on CuPy's
+current stream. Convolution is im2col + the GEMM here, with the image and
+group batch in one launch and the bias added in the GEMM's epilogue.
+
+The launch code below never touches CuPy directly: it asks a *runtime* for
+kernels and allocates through the arrays' own module. :class:`CupyRuntime` is
+the real one; the test suite swaps in a CPU emulator of the same kernels
+(``tests/cuda_emulator``), so every line here also runs on machines without a GPU.
+"""
+import contextlib
+import os
+
+import numpy as np
+
+from autograd.backend import array_module
+
+SOURCE_DIR = os.path.dirname(os.path.abspath(__file__))
+SOURCES = ("gemm.cu", "conv.cu", "pool.cu")
+_NULL = np.uint64(0)            # a null pointer argument (no bias)
+_THREADS = 256                  # every kernel here runs 256-thread blocks
+_MAX_GRID_Z = 65535
+_MAX_BLOCKS = 1 << 20           # grid-stride kernels need no more blocks than this
+
+
+def translation_unit():
+    """All sources as one string, ``common.cuh`` pasted once at the top.
+
+    Pasting (rather than ``#include``) makes CuPy's cache key cover every file,
+    so an edited header can never be served from a stale cache.
+    """
+    def read(name):
+        with open(os.path.join(SOURCE_DIR, name)) as f:
+            return f.read()
+    body = [read(name).replace('#include "common.cuh"', "") for name in SOURCES]
+    return "\n".join([read("common.cuh").replace("#pragma once", "")] + body)
+
+
+class CupyRuntime:
+    """Compiles the sources once per device with NVRTC and launches kernels."""
+
+    def __init__(self):
+        self._modules = {}
+
+    def module(self):
+        import cupy
+        dev = cupy.cuda.Device()
+        mod = self._modules.get(dev.id)
+        if mod is None:
+            cc = int(dev.compute_capability)
+            # mma.sync (the TF32/BF16 paths) needs sm_80; older GPUs get the rest.
+            options = ("-std=c++17", "-DAUTOGRAD_SM=%d" % cc) + (
+                ("-DAUTOGRAD_NO_MMA",) if cc < 80 else ())
+            mod = cupy.RawModule(code=translation_unit(), options=options, backend="nvrtc")
+            mod.compute_capability = cc
+            self._modules[dev.id] = mod
+        return mod
+
+    def supports_mma(self):
+        return self.module().compute_capability >= 80
+
+    def launch(self, name, grid, args):
+        self.module().get_function(name)(grid, (_THREADS,), args)
+
+
+_runtime = [None]
+
+
+def runtime():
+    if _runtime[0] is None:
+        _runtime[0] = CupyRuntime()
+    return _runtime[0]
+
+
+@contextlib.contextmanager
+def use_runtime(rt):
+    """Launch through ``rt`` inside the block (the tests' CPU emulator)."""
+    prev = _runtime[0]
+    _runtime[0] = rt
+    try:
+        yield rt
+    finally:
+        _runtime[0] = prev
+
+
+def _suffix(dtype):
+    if dtype == np.float32:
+        return "f32"
+    if dtype == np.float64:
+        return "f64"
+    raise TypeError("the CUDA kernels take float32 or float64 arrays, got %s" % dtype)
+
+
+def _blocks(total):
+    return (int(min(max(-(-total // _THREADS), 1), _MAX_BLOCKS)),)
+
+
+# ---- matmul precision (PyTorch's set_float32_matmul_precision) ------------------
+
+_PRECISIONS = {"highest": "f32", "high": "tf32", "medium": "bf16"}
+_precision = ["highest"]
+
+
+def set_float32_matmul_precision(precision):
+    """'highest' (float32 on CUDA cores), 'high' (TF32 tensor cores) or 'medium'
+    (BF16 tensor cores); the last two accumulate in float32. float64 is unaffected."""
+    if precision not in _PRECISIONS:
+        raise ValueError("precision must be one of %s, got %r" % (sorted(_PRECISIONS), precision))
+    _precision[0] = precision
+
+
+def get_float32_matmul_precision():
+    return _precision[0]
+
+
+# ---- GEMM ---------------------------------------------------------------------
+
+class _Operand:
+    """A batch of matrices as the GEMM kernel reads it: the array, whether it is
+    stored transposed, its leading dimension, and batch offset = (z % mod) * stride."""
+
+    __slots__ = ("array", "trans", "ld", "stride", "mod")
+
+    def __init__(self, array, trans, ld, stride, mod):
+        self.array, self.trans, self.ld, self.stride, self.mod = array, trans, ld, stride, mod
+
+
+def _matrices(x, batch):
+    """``x`` (..., R, C) as an operand over ``batch`` matrices: no copy when each
+    matrix is row-major or column-major and the batch is uniform or broadcast."""
+    rows, cols = x.shape[-2:]
+    xb = x.reshape((-1, rows, cols)) if x.ndim != 3 else x
+    isz = x.itemsize
+    n = xb.shape[0]
+    for trans in (False, True):
+        s_row, s_col = (xb.strides[1], xb.strides[2]) if not trans else (xb.strides[2], xb.strides[1])
+        ld = s_row // isz
+        if s_col == isz and ld >= (cols if not trans else rows) and s_row % isz == 0 \
+                and (n == 1 or xb.strides[0] % isz == 0) and xb.strides[0] >= 0:
+            if n == 1:
+                return _Operand(xb, trans, max(ld, 1), 0, 1)
+            if n == batch:
+                return _Operand(xb, trans, max(ld, 1), xb.strides[0] // isz, batch)
+    xb = array_module(x).ascontiguousarray(xb)
+    return _Operand(xb, False, cols, rows * cols if xb.shape[0] > 1 else 0,
+                    batch if xb.shape[0] > 1 else 1)
+
+
+def gemm(a, b, out, m, n, k, batch, bias=None, bias_mod=1):
+    """``out[z] = a[z] @ b[z] (+ bias)`` for ``z < batch``: ``a``, ``b`` and ``out``
+    are :class:`_Operand` (``out`` not transposed). Picks the kernel by dtype and
+    the float32 matmul precision."""
+    dtype = out.array.dtype
+    kind = _suffix(dtype)
+    if dtype == np.float32 and _precision[0] != "highest" and runtime().supports_mma():
+        kind = _PRECISIONS[_precision[0]]
+    name = "gemm_%s_%s%s" % (kind, "t" if a.trans else "n", "t" if b.trans else "n")
+    tile = 64 if kind == "f64" else 128
+    grid = (-(-n // tile), -(-m // tile), min(batch, _MAX_GRID_Z))
+    i32, i64 = np.int32, np.int64
+    runtime().launch(name, grid, (
+        a.array, b.array, out.array, _NULL if bias is None else bias,
+        i32(m), i32(n), i32(k), i32(a.ld), i32(b.ld), i32(out.ld), i32(batch),
+        i64(a.stride), i32(a.mod), i64(b.stride), i32(b.mod), i64(out.stride), i32(out.mod),
+        i32(bias_mod)))
+
+
+def matmul(a, b):
+    """NumPy's ``matmul`` (1-D, 2-D and broadcast batches) on the GPU."""
+    xp = array_module(a)
+    if a.dtype != b.dtype or a.dtype not in (np.float32, np.float64):
+        return xp.matmul(a, b)   # integers and mixed precision: CuPy's own kernels
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+    m, k = a2.shape[-2:]
+    k2, n = b2.shape[-2:]
+    if k != k2:
+        raise ValueError("matmul: shapes %s and %s are not aligned (%d != %d)"
+                         % (tuple(a.shape), tuple(b.shape), k, k2))
+    batch_shape = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+    batch = int(np.prod(batch_shape, dtype=np.int64))
+    a2 = _broadcast_batch(a2, batch_shape)
+    b2 = _broadcast_batch(b2, batch_shape)
+    out = xp.empty(batch_shape + (m, n), dtype=a.dtype)
+    if out.size:
+        if k == 0:
+            out.fill(0)
+        else:
+            gemm(_matrices(a2, batch), _matrices(b2, batch),
+                 _Operand(out, False, n, m * n, batch), m, n, k, batch)
+    if a.ndim == 1:
+        out = out[..., 0, :]
+    if b.ndim == 1:
+        out = out[..., 0]
+    return out
+
+
+def _broadcast_batch(x, batch_shape):
+    """``x`` with the full batch shape, copying only when its batch is neither
+    the whole batch nor a single matrix (a partial broadcast such as (3,1) vs (1,4))."""
+    own = x.shape[:-2]
+    if own == batch_shape or int(np.prod(own, dtype=np.int64)) == 1:
+        return x
+    xp = array_module(x)
+    return xp.ascontiguousarray(xp.broadcast_to(x, batch_shape + x.shape[-2:]))
+
+
+# ---- convolution: im2col + GEMM --------------------------------------------------
+
+_SAVE_COLS_LIMIT = 256 << 20   # bytes; above it backward re-runs im2col from the input
+
+
+def _conv_args(g):
+    i32 = np.int32
+    return tuple(i32(v) for v in (g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl,
+                                  g.dh, g.dw, g.oh, g.ow))
+
+
+def _is_pointwise(g):
+    """A 1x1, stride-1, unpadded convolution: the input already is its im2col buffer."""
+    return (g.kh == g.kw == g.sh == g.sw == 1 and g.pt == g.pb == g.pl == g.pr == 0)
+
+
+def _im2col(x, g):
+    xp = array_module(x)
+    if _is_pointwise(g):
+        return x.reshape(g.n, g.c, g.h * g.w)
+    cols = xp.empty((g.n, g.c * g.kh * g.kw, g.oh * g.ow), dtype=x.dtype)
+    total = cols.size
+    runtime().launch("im2col_" + _suffix(x.dtype), _blocks(total),
+                     (x, cols, np.int64(total)) + _conv_args(g))
+    return cols
+
+
+def _check_conv(x, w, g):
+    if x.dtype != w.dtype:
+        raise TypeError("conv2d: input is %s but weight is %s; cast one of them"
+                        % (x.dtype, w.dtype))
+    _suffix(x.dtype)
+
+
+def conv2d_forward(x, w, bias, g, save_for_weight_grad=False):
+    _check_conv(x, w, g)
+    xp = array_module(x)
+    x = xp.ascontiguousarray(x)
+    w = xp.ascontiguousarray(w)
+    if bias is not None:
+        bias = xp.ascontiguousarray(bias, dtype=x.dtype)
+    cols = _im2col(x, g)
+    kk, p = g.cg * g.kh * g.kw, g.oh * g.ow
+    y = xp.empty(g.output_shape, dtype=x.dtype)
+    batch = g.n * g.groups
+    gemm(_Operand(w, False, kk, g.og * kk, g.groups),
+         _Operand(cols, False, p, kk * p, batch),
+         _Operand(y, False, p, g.og * p, batch), g.og, p, kk, batch,
+         bias=bias, bias_mod=g.groups)
+    saved = None
+    if save_for_weight_grad:
+        saved = cols if cols.nbytes <= _SAVE_COLS_LIMIT else x
+    return y, saved
+
+
+def conv2d_grad_input(gy, w, g):
+    xp = array_module(gy)
+    gy = xp.ascontiguousarray(gy)
+    w = xp.ascontiguousarray(w, dtype=gy.dtype)
+    kk, p = g.cg * g.kh * g.kw, g.oh * g.ow
+    batch = g.n * g.groups
+    dcols = xp.empty((g.n, g.c * g.kh * g.kw, p), dtype=gy.dtype)
+    gemm(_Operand(w, True, kk, g.og * kk, g.groups),
+         _Operand(gy, False, p, g.og * p, batch),
+         _Operand(dcols, False, p, kk * p, batch), kk, p, g.og, batch)
+    if _is_pointwise(g):
+        return dcols.reshape(g.input_shape)
+    dx = xp.empty(g.input_shape, dtype=gy.dtype)
+    runtime().launch("col2im_" + _suffix(gy.dtype), _blocks(dx.size),
+                     (dcols, dx, np.int64(dx.size)) + _conv_args(g))
+    return dx
+
+
+def conv2d_grad_weight(gy, saved, g):
+    """``saved`` is what forward kept: the im2col buffer, or the input itself."""
+    xp = array_module(gy)
+    gy = xp.ascontiguousarray(gy)
+    cols = _im2col(saved, g) if saved.shape == g.input_shape and saved.ndim == 4 else saved
+    kk, p = g.cg * g.kh * g.kw, g.oh * g.ow
+    batch = g.n * g.groups
+    per_image = xp.empty((g.n, g.o, kk), dtype=gy.dtype)
+    gemm(_Operand(gy, False, p, g.og * p, batch),
+         _Operand(cols, True, p, kk * p, batch),
+         _Operand(per_image, False, kk, g.og * kk, batch), g.og, kk, p, batch)
+    return per_image.sum(axis=0).reshape(g.weight_shape)
+
+
+# ---- pooling ----------------------------------------------------------------------
+
+def _pool_args(g):
+    i32 = np.int32
+    return tuple(i32(v) for v in (g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.pb, g.pr,
+                                  g.oh, g.ow))
+
+
+def _pool(name, src, out_shape, g, extra_out=(), extra_in=(), tail=()):
+    xp = array_module(src)
+    src = xp.ascontiguousarray(src)
+    out = xp.empty(out_shape, dtype=src.dtype)
+    runtime().launch("%s_%s" % (name, _suffix(src.dtype)), _blocks(out.size),
+                     (src,) + tuple(extra_in) + (out,) + tuple(extra_out)
+                     + (np.int64(out.size),) + _pool_args(g) + tuple(tail))
+    return out
+
+
+def max_pool2d_forward(x, g):
+    xp = array_module(x)
+    idx = xp.empty(g.output_shape, dtype=np.int64)
+    y = _pool("max_pool2d_forward", x, g.output_shape, g, extra_out=(idx,))
+    return y, idx
+
+
+def max_pool2d_backward(gy, indices, g):
+    xp = array_module(gy)
+    return _pool("max_pool2d_backward", gy, g.input_shape, g,
+                 extra_in=(xp.ascontiguousarray(indices, dtype=np.int64),))
+
+
+def avg_pool2d_forward(x, g, count_include_pad=True):
+    return _pool("avg_pool2d_forward", x, g.output_shape, g,
+                 tail=(np.int32(bool(count_include_pad)),))
+
+
+def avg_pool2d_backward(gy, g, count_include_pad=True):
+    return _pool("avg_pool2d_backward", gy, g.input_shape, g,
+                 tail=(np.int32(bool(count_include_pad)),))
+
+
+# ---- optimizer updates: one fused element-wise kernel each (cupy.ElementwiseKernel)
+
+_elementwise = {}
+
+
+def _fused(name, params_in, params_out, body):
+    kernel = _elementwise.get(name)
+    if kernel is None:
+        import cupy
+        kernel = cupy.ElementwiseKernel(params_in, params_out, body, "autograd_" + name)
+        _elementwise[name] = kernel
+    return kernel
+
+
+def sgd_update(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first):
+    if not momentum:
+        _fused("sgd", "T g, T lr, T wd", "T p", "p -= lr * (g + wd * p);")(g, lr, weight_decay, p)
+        return
+    _fused("sgd_momentum", "T g, T lr, T mom, T damp, T wd, bool nesterov, bool first",
+           "T p, T buf", """
+        T d = g + wd * p;
+        buf = first ? d : mom * buf + (1 - damp) * d;
+        p -= lr * (nesterov ? d + mom * buf : buf);
+        """)(g, lr, momentum, dampening, weight_decay, bool(nesterov), bool(first), p, buf)
+
+
+_ADAM_BODY = """
+    T gi = decoupled ? g : g + wd * p;
+    if (decoupled) p -= lr * wd * p;
+    m = b1 * m + (1 - b1) * gi;
+    v = b2 * v + (1 - b2) * gi * gi;
+    %s
+    p -= lr * (m / bc1) / (sqrt(%s / bc2) + eps);
+"""
+
+
+def adam_update(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, step):
+    bc1, bc2 = 1 - beta1 ** step, 1 - beta2 ** step
+    args = (g, lr, beta1, beta2, eps, weight_decay, bool(decoupled), bc1, bc2)
+    params = "T g, T lr, T b1, T b2, T eps, T wd, bool decoupled, T bc1, T bc2"
+    if amsgrad:
+        _fused("adam_amsgrad", params, "T p, T m, T v, T vmax",
+               _ADAM_BODY % ("if (v > vmax) vmax = v;", "vmax"))(*args, p, m, v, vmax)
+    else:
+        _fused("adam", params, "T p, T m, T v", _ADAM_BODY % ("", "v"))(*args, p, m, v)
+
+
+def rmsprop_update(p, g, sq, buf, lr, alpha, eps, weight_decay, momentum):
+    body = """
+        T gi = g + wd * p;
+        sq = alpha * sq + (1 - alpha) * gi * gi;
+        T step = gi / (sqrt(sq) + eps);
+        %s
+        p -= lr * step;
+    """
+    args = (g, lr, alpha, eps, weight_decay)
+    params = "T g, T lr, T alpha, T eps, T wd"
+    if momentum:
+        _fused("rmsprop_momentum", params + ", T mom", "T p, T sq, T buf",
+               body % "buf = mom * buf + step; step = buf;")(*args, momentum, p, sq, buf)
+    else:
+        _fused("rmsprop", params, "T p, T sq", body % "")(*args, p, sq)

@@ -1,0 +1,73 @@
+// Shared by every kernel file. The same sources compile three ways: NVRTC at
+// run time (through CuPy), nvcc in CI (-arch=sm_80 / sm_90), and a host C++
+// compiler for the CPU emulator the test suite runs them on (AUTOGRAD_EMULATE).
+#pragma once
+
+typedef long long i64;
+typedef unsigned int u32;
+typedef unsigned short u16;
+
+// 16 bytes of T: what one vectorized global load or store moves.
+template <typename T> struct Vec16;
+template <> struct Vec16<float>  { typedef float4 type;  enum { n = 4 }; };
+template <> struct Vec16<double> { typedef double2 type; enum { n = 2 }; };
+
+__device__ __forceinline__ bool aligned16(const void* p) {
+    return (reinterpret_cast<unsigned long long>(p) & 15ull) == 0;
+}
+
+// A grid-stride loop: every kernel below is correct for any grid size.
+#define GRID_STRIDE_LOOP(i, n) \
+    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
+         i += (i64)blockDim.x * gridDim.x)
+
+__device__ __forceinline__ u32 float_bits(float f) {
+    union { float f; u32 u; } v; v.f = f; return v.u;
+}
+
+// -infinity without math.h (NVRTC has no INFINITY macro): padding in max pooling.
+template <typename T> __device__ __forceinline__ T minus_infinity();
+template <> __device__ __forceinline__ float minus_infinity<float>() {
+    union { u32 u; float f; } v; v.u = 0xff800000u; return v.f;
+}
+template <> __device__ __forceinline__ double minus_infinity<double>() {
+    union { unsigned long long u; double f; } v; v.u = 0xfff0000000000000ull; return v.f;
+}
+
+// Round a float to TF32 (10-bit mantissa), nearest with ties away from zero,
+// as cvt.rna.tf32.f32 does; the result is a float whose low 13 bits are zero.
+__device__ __forceinline__ u32 to_tf32(float f) {
+    u32 u = float_bits(f);
+    if ((u & 0x7f800000u) == 0x7f800000u) return u;        // inf and NaN as they are
+    return (u + 0x1000u) & 0xffffe000u;
+}
+
+// Round a float to bfloat16, nearest with ties to even.
+__device__ __forceinline__ u16 to_bf16(float f) {
+    u32 u = float_bits(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (u16)((u >> 16) | 0x40u);  // quiet NaN
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (u16)(u >> 16);
+}
+
+#if !defined(AUTOGRAD_EMULATE) && !defined(AUTOGRAD_NO_MMA)
+// D += A * B on one warp's 16x8 tile. Operand words follow the PTX fragment
+// layouts (g = lane / 4, t = lane % 4): a = (row g | g+8, word t | t+4),
+// b = (col g, word t | t+4), d = (row g | g+8, cols 2t, 2t+1). For tf32 a word
+// is one element (k = 8); for bf16 it is a pair of adjacent k (k = 16).
+__device__ __forceinline__ void mma_tf32_16x8x8(float (&d)[4], const u32 (&a)[4], const u32 (&b)[2]) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
+        "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+__device__ __forceinline__ void mma_bf16_16x8x16(float (&d)[4], const u32 (&a)[4], const u32 (&b)[2]) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+        "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+#endif

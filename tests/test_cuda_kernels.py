@@ -1,0 +1,216 @@
+"""The CUDA kernels against the NumPy reference.
+
+Every test runs twice: on the CPU emulator of the kernels (``tests/cuda_emulator``:
+the same .cu sources and the same launch code, NumPy arrays standing in for
+GPU arrays), and, marked ``cuda``, on a real GPU through CuPy.
+"""
+import numpy as np
+import pytest
+
+from autograd import kernels as K
+from autograd.kernels import cuda as KC
+from autograd.kernels import reference as R
+from test_kernels import CONV_CASES, POOL_CASES, _conv_case, _pool_case
+
+import cuda_emulator
+
+
+class Device:
+    """Where a test's arrays live and which runtime launches the kernels."""
+
+    def __init__(self, name):
+        self.name = name
+        if name == "emulator":
+            self.runtime = cuda_emulator.EmulatorRuntime()
+            self.put = self.get = np.asarray
+        else:
+            import cupy
+            self.runtime = KC.runtime()
+            self.put, self.get = cupy.asarray, cupy.asnumpy
+
+
+@pytest.fixture(scope="module", params=["emulator", pytest.param("cupy", marks=pytest.mark.cuda)])
+def dev(request):
+    if request.param == "emulator" and cuda_emulator.compiler() is None:
+        pytest.skip("no C++ compiler for the CUDA emulator")
+    d = Device(request.param)
+    with KC.use_runtime(d.runtime):
+        yield d
+
+
+@pytest.fixture
+def precision():
+    yield KC.set_float32_matmul_precision
+    KC.set_float32_matmul_precision("highest")
+
+
+def _round_tf32(a):
+    bits = np.asarray(a, np.float32).view(np.uint32)
+    return ((bits + np.uint32(0x1000)) & np.uint32(0xFFFFE000)).view(np.float32)
+
+
+def _round_bf16(a):
+    bits = np.asarray(a, np.float32).view(np.uint32).astype(np.uint64)
+    bits = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16 << 16
+    return bits.astype(np.uint32).view(np.float32)
+
+
+ROUNDING = {"highest": lambda a: a, "high": _round_tf32, "medium": _round_bf16}
+
+
+def _check_matmul(dev, a, b, dtype, mode="highest"):
+    """Compare with float64 math on the inputs as the kernel sees them (rounded to
+    TF32/BF16 in those modes), to a tolerance set by float32 accumulation."""
+    got = dev.get(KC.matmul(dev.put(a), dev.put(b)))
+    r = ROUNDING[mode] if dtype == np.float32 else ROUNDING["highest"]
+    want = np.matmul(r(a).astype(np.float64), r(b).astype(np.float64))
+    scale = np.matmul(np.abs(a).astype(np.float64), np.abs(b).astype(np.float64))
+    eps = 1e-6 if dtype == np.float32 else 1e-14
+    assert got.shape == want.shape and got.dtype == dtype
+    assert np.all(np.abs(got - want) <= eps * (scale + 1)), np.abs(got - want).max()
+
+
+MATMUL_SHAPES = [
+    ((1, 1), (1, 1)),
+    ((37, 29), (29, 45)),                # nothing divides a tile
+    ((128, 16), (16, 128)),              # exactly one tile
+    ((130, 33), (33, 257)),              # one past the tile edges
+    ((3, 5, 7), (3, 7, 9)),              # batched
+    ((5, 7), (4, 7, 9)),                 # a broadcast operand (batch stride 0)
+    ((2, 1, 6, 5), (1, 3, 5, 4)),        # partial broadcast on both sides
+    ((7,), (7, 3)), ((4, 7), (7,)), ((7,), (7,)),   # 1-D operands
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shapes", MATMUL_SHAPES)
+def test_matmul_matches_numpy(dev, shapes, dtype):
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal(s).astype(dtype) for s in shapes)
+    _check_matmul(dev, a, b, dtype)
+
+
+@pytest.mark.parametrize("dtype,mode", [(np.float32, "highest"), (np.float32, "high"),
+                                        (np.float32, "medium"), (np.float64, "highest")])
+@pytest.mark.parametrize("ta,tb", [(False, False), (False, True), (True, False), (True, True)])
+def test_matmul_every_transpose_and_precision(dev, precision, ta, tb, dtype, mode):
+    """Transposed views go to the transposed kernels without a copy; tensor-core
+    modes agree with float64 math on inputs rounded the way the kernel rounds them
+    (the precision setting leaves float64 alone)."""
+    precision(mode)
+    rng = np.random.default_rng(1)
+    m, k, n = 67, 41, 133
+    a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+    a, b = (a.T if ta else a), (b.T if tb else b)
+    _check_matmul(dev, a, b, dtype, mode)
+
+
+def test_matmul_on_unaligned_and_strided_views(dev):
+    """Offsets that break 16-byte alignment take the scalar load path; other
+    strides are copied first. Both must give the same numbers."""
+    rng = np.random.default_rng(2)
+    big = rng.standard_normal((50, 61)).astype(np.float32)
+    _check_matmul(dev, big[1:40, 3:30], big[2:29, 1:50], np.float32)
+    _check_matmul(dev, big[::2, :27], big[:27, ::3], np.float32)
+
+
+def test_matmul_edge_cases(dev):
+    a = np.ones((3, 0), np.float32)
+    b = np.ones((0, 4), np.float32)
+    assert np.array_equal(dev.get(KC.matmul(dev.put(a), dev.put(b))), np.zeros((3, 4), np.float32))
+    with pytest.raises(ValueError, match=r"\(3, 5\) and \(4, 2\)"):
+        KC.matmul(dev.put(np.ones((3, 5), np.float32)), dev.put(np.ones((4, 2), np.float32)))
+    ints = dev.get(KC.matmul(dev.put(np.arange(6).reshape(2, 3)), dev.put(np.arange(3))))
+    assert np.array_equal(ints, np.arange(6).reshape(2, 3) @ np.arange(3))
+
+
+def test_precision_setting_is_checked():
+    with pytest.raises(ValueError, match="precision"):
+        KC.set_float32_matmul_precision("low")
+
+
+TOL = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv_kernels_match_the_reference(dev, case, dtype):
+    x, w, b, g = _conv_case(case, dtype, seed=1)
+    gy = np.random.default_rng(2).standard_normal(g.output_shape).astype(dtype)
+    y, saved = KC.conv2d_forward(dev.put(x), dev.put(w), dev.put(b), g, True)
+    np.testing.assert_allclose(dev.get(y), R.conv2d_forward(x, w, b, g), **TOL[dtype])
+    np.testing.assert_allclose(dev.get(KC.conv2d_grad_input(dev.put(gy), dev.put(w), g)),
+                               R.conv2d_grad_input(gy, w, g), **TOL[dtype])
+    gw_ref = R.conv2d_grad_weight(gy, R.im2col(x, g), g)
+    np.testing.assert_allclose(dev.get(KC.conv2d_grad_weight(dev.put(gy), saved, g)),
+                               gw_ref, **TOL[dtype])
+    # backward from the input instead of the im2col buffer (what forward keeps for big inputs)
+    np.testing.assert_allclose(dev.get(KC.conv2d_grad_weight(dev.put(gy), dev.put(x), g)),
+                               gw_ref, **TOL[dtype])
+
+
+def test_conv_without_bias_and_with_tensor_cores(dev, precision):
+    x, w, _, g = _conv_case((2, 8, 9, 9, 16, 3, 1, 1, 1, 1), np.float32)
+    y, _ = KC.conv2d_forward(dev.put(x), dev.put(w), None, g)
+    np.testing.assert_allclose(dev.get(y), R.conv2d_forward(x, w, None, g), rtol=1e-5, atol=1e-5)
+    precision("high")
+    y, _ = KC.conv2d_forward(dev.put(x), dev.put(w), None, g)
+    want = R.conv2d_forward(_round_tf32(x).astype(np.float64), _round_tf32(w).astype(np.float64),
+                            None, g)
+    np.testing.assert_allclose(dev.get(y), want, rtol=1e-5, atol=1e-5)
+
+
+def test_conv_refuses_mixed_dtypes(dev):
+    x, w, _, g = _conv_case(CONV_CASES[1], np.float32)
+    with pytest.raises(TypeError, match="float32.*float64"):
+        KC.conv2d_forward(dev.put(x), dev.put(w.astype(np.float64)), None, g)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", POOL_CASES)
+def test_pool_kernels_match_the_reference(dev, case, dtype):
+    x, g = _pool_case(case, dtype, seed=3)
+    gy = np.random.default_rng(4).standard_normal(g.output_shape).astype(dtype)
+    y, idx = KC.max_pool2d_forward(dev.put(x), g)
+    y_ref, idx_ref = R.max_pool2d_forward(x, g)
+    np.testing.assert_array_equal(dev.get(y), y_ref)
+    np.testing.assert_array_equal(dev.get(idx), idx_ref)
+    np.testing.assert_allclose(dev.get(KC.max_pool2d_backward(dev.put(gy), idx, g)),
+                               R.max_pool2d_backward(gy, idx_ref, g), **TOL[dtype])
+    for include_pad in (True, False):
+        np.testing.assert_allclose(dev.get(KC.avg_pool2d_forward(dev.put(x), g, include_pad)),
+                                   R.avg_pool2d_forward(x, g, include_pad), **TOL[dtype])
+        np.testing.assert_allclose(dev.get(KC.avg_pool2d_backward(dev.put(gy), g, include_pad)),
+                                   R.avg_pool2d_backward(gy, g, include_pad), **TOL[dtype])
+
+
+def test_max_pool_ties_and_nan_follow_the_reference(dev):
+    x = np.zeros((1, 1, 4, 4), np.float32)
+    x[0, 0, 1, 2] = np.nan
+    g = K.pool_geometry(x.shape, 2)
+    y, idx = KC.max_pool2d_forward(dev.put(x), g)
+    y_ref, idx_ref = R.max_pool2d_forward(x, g)
+    np.testing.assert_array_equal(dev.get(y), y_ref)
+    np.testing.assert_array_equal(dev.get(idx), idx_ref)
+
+
+def test_kernels_leave_their_inputs_alone(dev):
+    x, w, b, g = _conv_case(CONV_CASES[5], np.float32)
+    xs, ws, bs = dev.put(x), dev.put(w), dev.put(b)
+    KC.conv2d_forward(xs, ws, bs, g, True)
+    for before, after in ((x, xs), (w, ws), (b, bs)):
+        np.testing.assert_array_equal(before, dev.get(after))
+
+
+def test_emulator_catches_a_wrong_argument_type():
+    """The emulator checks every launch argument's size against the kernel's
+    signature, as a GPU would silently misread it: passing int64 for an int fails."""
+    if cuda_emulator.compiler() is None:
+        pytest.skip("no C++ compiler")
+    rt = cuda_emulator.EmulatorRuntime()
+    x = np.zeros(4, np.float32)
+    with pytest.raises(TypeError, match="argument 3"):
+        rt.launch("im2col_f32", (1,), (x, x, np.int64(4), np.int64(1)) + (np.int32(1),) * 12)
+    with pytest.raises(LookupError):
+        rt.launch("no_such_kernel", (1,), ())
