@@ -18,18 +18,42 @@ def sync_all():
         _cupy.cuda.Device().synchronize()
 
 
-def measure(fn, repeats=7, warmup=2, min_time=0.0):
-    """Run ``fn`` ``warmup`` times, then time ``repeats`` runs. Returns seconds per run."""
+def measure(fn, repeats=7, warmup=2, device="cpu", inner=1):
+    """Time ``fn``: the first call alone (kernel compilation, caches), then
+    ``warmup`` untimed calls, then ``repeats`` timed runs of ``inner`` calls each.
+
+    On the CPU the clock is ``perf_counter``; on the GPU a pair of CUDA events
+    around each run on the current stream, read after synchronizing. Returns
+    ``{first_call_s, median_s, min_s, max_s, runs_s}`` in seconds per call.
+    """
+    sync_all()
+    t0 = time.perf_counter()
+    fn()
+    sync_all()
+    first = time.perf_counter() - t0
     for _ in range(warmup):
         fn()
     sync_all()
     times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync_all()
-        times.append(time.perf_counter() - t0)
-    return times
+    if str(device).startswith("cuda"):
+        from autograd.backend import cupy_or_raise
+        cp = cupy_or_raise()
+        for _ in range(repeats):
+            start, end = cp.cuda.Event(), cp.cuda.Event()
+            start.record()
+            for _ in range(inner):
+                fn()
+            end.record()
+            end.synchronize()
+            times.append(cp.cuda.get_elapsed_time(start, end) / 1e3 / inner)
+    else:
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            sync_all()
+            times.append((time.perf_counter() - t0) / inner)
+    return dict(first_call_s=first, **summary(times))
 
 
 def summary(times):
@@ -104,3 +128,61 @@ def markdown_table(headers, rows):
     for r in rows:
         out.append("| " + " | ".join(str(c) for c in r) + " |")
     return "\n".join(out)
+
+
+# ---- shared by the benchmark sections ---------------------------------------------
+
+def record(section, workload, device, engine, impl, timing, phase=None, size=None,
+           flops=None, nbytes=None, check=None):
+    """One measurement: what ran where, and its timing (see :func:`measure`)."""
+    return dict(section=section, workload=workload, phase=phase, device=device, engine=engine,
+                impl=impl, size=size, flops=flops, bytes=nbytes, check=check, **timing)
+
+
+def agreement(ours, theirs, rtol):
+    """Compare two results before timing them: the largest difference relative to
+    the largest magnitude, and whether it is within ``rtol``."""
+    import numpy as np
+    a = np.asarray(to_numpy(ours), np.float64)
+    b = np.asarray(to_numpy(theirs), np.float64)
+    scale = max(float(np.abs(b).max()) if b.size else 0.0, 1e-30)
+    diff = float(np.abs(a - b).max()) / scale if a.size else 0.0
+    return {"max_rel_diff": diff, "rtol": rtol, "ok": bool(diff <= rtol)}
+
+
+def to_numpy(x):
+    """NumPy copy of a tensor, a CuPy array or a PyTorch tensor."""
+    import numpy as np
+    if hasattr(x, "detach") and hasattr(x, "cpu") and not hasattr(x, "_node"):   # torch
+        return x.detach().cpu().numpy()
+    if hasattr(x, "numpy") and hasattr(x, "_node"):                               # ours
+        return x.numpy()
+    if hasattr(x, "get"):                                                         # cupy
+        return x.get()
+    return np.asarray(x)
+
+
+def load_torch(enabled=True):
+    """PyTorch if it is installed (a peer to measure against, never a dependency)."""
+    if not enabled:
+        return None
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(os.cpu_count())
+    return torch
+
+
+def torch_device(torch, device):
+    """The PyTorch device matching ours, or None when PyTorch cannot run there."""
+    if torch is None:
+        return None
+    if device == "cuda" and not torch.cuda.is_available():
+        return None
+    return device
+
+
+def sync_torch(torch, device):
+    if torch is not None and device == "cuda":
+        torch.cuda.synchronize()

@@ -1,17 +1,18 @@
-"""Kernel benchmark: every CPU implementation of conv2d and pooling, forward and
-forward+backward through the tape, against PyTorch CPU in the same run.
+"""Kernels: matmul, conv2d and pooling, forward and forward+backward through the
+tape, for every implementation present on the device, against PyTorch (and
+cuBLAS through CuPy on the GPU) in the same run.
 
-    python -m benchmarks.kernels [--quick] [--repeats 7] [--out benchmarks/out]
+    python -m benchmarks.kernels [--device cpu|cuda|all] [--quick] [--out DIR]
+    (the same as ``python -m benchmarks --only kernels``)
 """
-import argparse
-import os
+import contextlib
 
 import numpy as np
 
 import autograd as ag
 from autograd import kernels as K
 
-from .common import machine_info, markdown_table, measure, summary, write_json
+from .common import agreement, measure, record, torch_device
 
 # name, (N, C, H, W), (O, KH, KW), stride, padding
 CONV_SHAPES = [
@@ -20,146 +21,168 @@ CONV_SHAPES = [
     ("conv 32x64->128 16x16 3x3 p1", (32, 64, 16, 16), (128, 3, 3), 1, 1),
     ("conv 128x1->32 28x28 5x5 p2", (128, 1, 28, 28), (32, 5, 5), 1, 2),
 ]
-POOL_SHAPES = [("maxpool 2x2 64x64x28x28", (64, 64, 28, 28), 2)]
 QUICK_CONV = [("conv 4x3->8 12x12 3x3 p1", (4, 3, 12, 12), (8, 3, 3), 1, 1)]
-QUICK_POOL = [("maxpool 2x2 4x8x12x12", (4, 8, 12, 12), 2)]
+POOL_SHAPES = [("maxpool 2x2 64x64x28x28", "max", (64, 64, 28, 28), 2),
+               ("avgpool 2x2 64x64x28x28", "avg", (64, 64, 28, 28), 2)]
+QUICK_POOL = [("maxpool 2x2 4x8x12x12", "max", (4, 8, 12, 12), 2)]
+# (M, K, N): square sizes, then the MLP's three layers at batch 128
+MATMUL_SHAPES = {"cpu": [(n, n, n) for n in (256, 512, 1024, 2048)],
+                 "cuda": [(n, n, n) for n in (256, 512, 1024, 2048, 4096)]}
+MLP_MATMULS = [(128, 784, 512), (128, 512, 512), (128, 512, 10)]
+QUICK_MATMUL = [(32, 48, 40)]
 
 
-def _conv_runner(x, w, b, stride, padding, backward):
+def implementations(device, kernel):
+    """(label, context manager factory) for each of our implementations of
+    ``kernel`` on ``device``: every CPU backend that has its own version."""
+    if device == "cuda":
+        return [("cuda", contextlib.nullcontext)]
+    out = []
+    for b in K.CPU_BACKENDS:
+        if K.available_backends()[b]:
+            with K.use_cpu_backend(b):
+                if K.which(kernel) == b:
+                    out.append((b, lambda b=b: K.use_cpu_backend(b)))
+    return out
+
+
+def _run_ours(fn_forward, inputs, backward):
+    """A closure: forward through the tape, and backward from ones when asked."""
+    with ag.no_grad():
+        ones = ag.ones_like(fn_forward(*inputs)) if backward else None
+
     def run():
-        y = ag.conv2d(x, w, b, stride, padding)
+        y = fn_forward(*inputs)
         if backward:
             y.backward(ones)
-    ones = None
-    if backward:
-        with ag.no_grad():
-            ones = ag.ones_like(ag.conv2d(x, w, b, stride, padding))
+            for t in inputs:
+                t.grad = None
+        return y
     return run
 
 
-def _torch_conv_runner(torch, x, w, b, stride, padding, backward):
-    F = torch.nn.functional
-    ones = torch.ones_like(F.conv2d(x, w, b, stride, padding)) if backward else None
+def _run_torch(torch, fn_forward, inputs, backward):
+    ones = torch.ones_like(fn_forward(*inputs)) if backward else None
 
     def run():
-        y = F.conv2d(x, w, b, stride, padding)
+        y = fn_forward(*inputs)
         if backward:
             y.backward(ones)
-            x.grad = w.grad = b.grad = None
+            for t in inputs:
+                t.grad = None
+        return y
     return run
 
 
-def bench_conv(shapes, repeats, backends, torch):
+def _pair(section, name, device, arrays, ours_fn, torch_fn, torch, repeats, backward, rtol,
+          impls, size=None, flops=None, nbytes=None):
+    """Time every implementation of ours and PyTorch's on the same inputs,
+    after checking that they agree."""
+    phase = "fwd+bwd" if backward else "fwd"
+    out = []
+    tdev = torch_device(torch, device)
+    reference = None
+    if tdev is not None:
+        tin = [torch.tensor(a, device=tdev, requires_grad=backward) for a in arrays]
+        trun = _run_torch(torch, torch_fn, tin, backward)
+        reference = trun()
+        out.append(record(section, name, device, "torch", "torch",
+                          measure(trun, repeats, device=device), phase, size, flops, nbytes))
+    for label, ctx in impls:
+        ins = [ag.tensor(a, device=device, requires_grad=backward) for a in arrays]
+        with ctx():
+            run = _run_ours(ours_fn, ins, backward)
+            y = run()
+            check = agreement(y, reference, rtol) if reference is not None else None
+            out.append(record(section, name, device, "autograd", label,
+                              measure(run, repeats, device=device), phase, size, flops, nbytes,
+                              check))
+    return out
+
+
+def bench_matmul(device, quick, repeats, torch):
     rows = []
     rng = np.random.default_rng(0)
-    for name, xs, (o, kh, kw), s, p in shapes:
-        xa = rng.standard_normal(xs).astype(np.float32)
-        wa = (rng.standard_normal((o, xs[1], kh, kw)) * 0.1).astype(np.float32)
-        ba = rng.standard_normal(o).astype(np.float32)
-        g = K.conv_geometry(xs, wa.shape, s, p)
-        for backward in (False, True):
-            phase = "fwd+bwd" if backward else "fwd"
-            flops = g.flops() * (3 if backward else 1)
-            result = {"workload": name, "phase": phase, "flops": flops, "impl": {}}
-            x, w, b = (ag.tensor(a, requires_grad=backward) for a in (xa, wa, ba))
-            for backend in backends:
-                with K.use_cpu_backend(backend):
-                    result["impl"][backend] = summary(
-                        measure(_conv_runner(x, w, b, s, p, backward), repeats))
-            if torch is not None:
-                tx, tw, tb = (torch.tensor(a, requires_grad=backward) for a in (xa, wa, ba))
-                result["impl"]["torch"] = summary(
-                    measure(_torch_conv_runner(torch, tx, tw, tb, s, p, backward), repeats))
-            rows.append(result)
+    shapes = QUICK_MATMUL if quick else MATMUL_SHAPES[device] + MLP_MATMULS
+    for m, k, n in shapes:
+        a = rng.standard_normal((m, k)).astype(np.float32)
+        b = rng.standard_normal((k, n)).astype(np.float32)
+        name = "matmul %dx%dx%d" % (m, k, n)
+        impls = [("blas", contextlib.nullcontext)]   # NumPy's matmul: BLAS, on every backend
+        if device == "cuda":
+            impls = [("cuda fp32", lambda: _Precision("highest")),
+                     ("cuda tf32", lambda: _Precision("high")),
+                     ("cuda bf16", lambda: _Precision("medium"))]
+        rows += _pair("kernels", name, device, [a, b], lambda x, y: x @ y, lambda x, y: x @ y,
+                      torch, repeats, False, 1e-4 if device == "cpu" else 2e-2, impls,
+                      size=m, flops=2 * m * k * n)
+        if device == "cuda":   # cuBLAS through CuPy, the bar for our GEMM
+            import cupy
+            ca, cb = cupy.asarray(a), cupy.asarray(b)
+            rows.append(record("kernels", name, device, "cupy", "cublas",
+                               measure(lambda: ca @ cb, repeats, device=device), "fwd", m,
+                               2 * m * k * n))
     return rows
 
 
-def bench_pool(shapes, repeats, backends, torch):
+class _Precision:
+    def __init__(self, mode):
+        self.mode = mode
+
+    def __enter__(self):
+        self.prev = ag.get_float32_matmul_precision()
+        ag.set_float32_matmul_precision(self.mode)
+
+    def __exit__(self, *exc):
+        ag.set_float32_matmul_precision(self.prev)
+
+
+def bench_conv(device, quick, repeats, torch):
     rows = []
     rng = np.random.default_rng(1)
-    for name, xs, k in shapes:
-        xa = rng.standard_normal(xs).astype(np.float32)
+    for name, xs, (o, kh, kw), s, p in (QUICK_CONV if quick else CONV_SHAPES):
+        x = rng.standard_normal(xs).astype(np.float32)
+        w = (rng.standard_normal((o, xs[1], kh, kw)) * 0.1).astype(np.float32)
+        b = rng.standard_normal(o).astype(np.float32)
+        g = K.conv_geometry(xs, w.shape, s, p)
         for backward in (False, True):
-            phase = "fwd+bwd" if backward else "fwd"
-            # bytes moved: read x, write y (+ read gy, write gx)
-            nbytes = xa.nbytes * (1 + 1 / (k * k)) * (2 if backward else 1)
-            result = {"workload": name, "phase": phase, "bytes": nbytes, "impl": {}}
-            x = ag.tensor(xa, requires_grad=backward)
-            ones = ag.ones(xs[0], xs[1], xs[2] // k, xs[3] // k)
-
-            def run():
-                y = ag.max_pool2d(x, k)
-                if backward:
-                    y.backward(ones)
-            for backend in backends:
-                with K.use_cpu_backend(backend):
-                    result["impl"][backend] = summary(measure(run, repeats))
-            if torch is not None:
-                tx = torch.tensor(xa, requires_grad=backward)
-                tones = torch.ones(xs[0], xs[1], xs[2] // k, xs[3] // k)
-
-                def trun():
-                    y = torch.nn.functional.max_pool2d(tx, k)
-                    if backward:
-                        y.backward(tones)
-                        tx.grad = None
-                result["impl"]["torch"] = summary(measure(trun, repeats))
-            rows.append(result)
+            rows += _pair("kernels", name, device, [x, w, b],
+                          lambda x, w, b: ag.conv2d(x, w, b, s, p),
+                          lambda x, w, b: torch.nn.functional.conv2d(x, w, b, s, p),
+                          torch, repeats, backward, 1e-4, implementations(device, "im2col"),
+                          size=xs[0],
+                          flops=g.flops() * (3 if backward else 1))
     return rows
 
 
-def table(results):
+def bench_pool(device, quick, repeats, torch):
     rows = []
-    for r in results:
-        impls = r["impl"]
-        ours = {k: v for k, v in impls.items() if k != "torch"}
-        best = min(ours, key=lambda k: ours[k]["median_s"])
-        torch_t = impls.get("torch", {}).get("median_s")
-        for k, v in impls.items():
-            t = v["median_s"]
-            rate = ("%.1f GFLOP/s" % (r["flops"] / t / 1e9) if "flops" in r
-                    else "%.1f GB/s" % (r["bytes"] / t / 1e9))
-            ratio = "%.2f" % (t / torch_t) if torch_t else "-"
-            rows.append([r["workload"], r["phase"], k + (" *" if k == best else ""),
-                         "%.2f" % (t * 1e3), rate, ratio])
-    return markdown_table(["workload", "phase", "impl (* fastest of ours)", "median ms",
-                           "rate", "time / torch"], rows)
+    rng = np.random.default_rng(2)
+    for name, kind, xs, k in (QUICK_POOL if quick else POOL_SHAPES):
+        x = rng.standard_normal(xs).astype(np.float32)
+        ours = {"max": ag.max_pool2d, "avg": ag.avg_pool2d}[kind]
+        for backward in (False, True):
+            # bytes that must move: read x, write y (+ read gy, write gx)
+            nbytes = x.nbytes * (1 + 1 / (k * k)) * (2 if backward else 1)
+            theirs = (lambda t: getattr(torch.nn.functional, kind + "_pool2d")(t, k)) \
+                if torch is not None else None
+            rows += _pair("kernels", name, device, [x], lambda t: ours(t, k), theirs, torch,
+                          repeats, backward, 1e-6, implementations(device, kind + "_pool2d_forward"),
+                          size=xs[0], nbytes=nbytes)
+        if device == "cuda":   # what memory-bound kernels are held to: a plain copy
+            import cupy
+            cx = cupy.asarray(x)
+            rows.append(record("kernels", "copy %s" % "x".join(map(str, xs)), device, "cupy",
+                               "copy", measure(lambda: cx.copy(), repeats, device=device),
+                               "fwd", xs[0], nbytes=2 * x.nbytes))
+    return rows
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="tiny shapes (for the tests)")
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--out", default=None, help="folder for kernels-cpu.json")
-    parser.add_argument("--no-torch", action="store_true")
-    args = parser.parse_args(argv)
-
-    # Both engines run OpenMP next to a BLAS thread pool; spinning idle OpenMP
-    # threads of one steal the cores of the other. Passive waiting for both
-    # (set before either OpenMP runtime loads) keeps the comparison fair.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    torch = None
-    if not args.no_torch:
-        try:
-            import torch
-            torch.set_num_threads(os.cpu_count())
-        except ImportError:
-            torch = None
-    backends = [b for b in K.CPU_BACKENDS if K.available_backends()[b]]
-    conv_backends = [b for b in backends if b != "numba"]   # numba has no conv kernel
-    results = (bench_conv(QUICK_CONV if args.quick else CONV_SHAPES, args.repeats,
-                          conv_backends, torch)
-               + bench_pool(QUICK_POOL if args.quick else POOL_SHAPES, args.repeats,
-                            backends, torch))
-    text = table(results)
-    print(text)
-    payload = {"benchmark": "kernels-cpu", "machine": machine_info(), "results": results}
-    if args.out:
-        write_json(os.path.join(args.out, "kernels-cpu.json"), payload)
-        with open(os.path.join(args.out, "kernels-cpu.md"), "w") as f:
-            f.write(text + "\n")
-    return payload
+def run(device, quick, repeats, torch):
+    return (bench_matmul(device, quick, repeats, torch) + bench_conv(device, quick, repeats, torch)
+            + bench_pool(device, quick, repeats, torch))
 
 
 if __name__ == "__main__":
-    main()
+    from .__main__ import main
+    main(["--only", "kernels"] + __import__("sys").argv[1:])

@@ -1,0 +1,64 @@
+"""The benchmark code runs (tiny sizes) so it cannot rot, and its JSON keeps its
+schema. No timing is asserted."""
+import json
+
+import pytest
+
+from benchmarks import __main__ as bench
+from benchmarks import report
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    payload = bench.main(["--quick", "--device", "cpu", "--repeats", "2", "--out", str(out)])
+    return out, payload
+
+
+def test_quick_run_writes_json_markdown_and_charts(quick_run):
+    out, payload = quick_run
+    stored = json.loads((out / "results.json").read_text())
+    assert report.validate(stored)
+    assert {r["section"] for r in stored["results"]} == set(report.SECTIONS)
+    md = (out / "results.md").read_text()
+    for section in report.SECTIONS:
+        assert "## " + section in md
+    pytest.importorskip("matplotlib")
+    assert (out / "ratio_vs_torch.png").exists() or not payload["machine"]["torch"]
+    assert (out / "scaling.png").stat().st_size > 1000
+
+
+def test_every_result_was_checked_against_the_peer(quick_run):
+    _, payload = quick_run
+    if not payload["machine"]["torch"]:
+        pytest.skip("PyTorch is not installed: nothing to compare with")
+    ours = [r for r in payload["results"]
+            if r["engine"] == "autograd" and r["section"] != "overhead"]
+    assert ours and all(r["check"] is not None and r["check"]["ok"] for r in ours), \
+        [(r["workload"], r["check"]) for r in ours if not (r["check"] or {}).get("ok")]
+
+
+def test_schema_rejects_broken_records(quick_run):
+    _, payload = quick_run
+    bad = json.loads(json.dumps(payload["results"][0]))
+    bad["median_s"] = "fast"
+    with pytest.raises(ValueError, match="median_s"):
+        report.validate(dict(payload, results=[bad]))
+    with pytest.raises(ValueError, match="machine facts lack 'commit'"):
+        report.validate(dict(payload, machine={k: v for k, v in payload["machine"].items()
+                                               if k != "commit"}))
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(capsys):
+    import autograd as ag
+    if ag.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(SystemExit):
+        bench.main(["--quick", "--device", "cuda", "--only", "overhead"])
+    assert "no usable GPU" in capsys.readouterr().err
+
+
+def test_unknown_section_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--only", "kernels,nonsense"])
+    assert "nonsense" in capsys.readouterr().err
