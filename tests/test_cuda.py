@@ -14,7 +14,7 @@ import pytest
 import autograd as ag
 from autograd import backend, nn, optim
 from autograd import functional as F
-from test_gradcheck_ops import CASES, _params
+from test_gradcheck_ops import _params, check_case
 
 cuda = pytest.mark.cuda
 
@@ -108,15 +108,7 @@ def test_cuda_array_interface_and_dlpack_share_gpu_memory():
 @pytest.mark.parametrize("name,case", list(_params()))
 def test_gradcheck_on_the_gpu(name, case):
     """Every differentiable op, in float64, with its inputs on the GPU."""
-    fn, shapes = case[0], case[1]
-    kind = case[2] if len(case) > 2 else "normal"
-    options = case[3] if len(case) > 3 else {}
-    rng = np.random.default_rng(hash(name) % 2**32)
-    inputs = []
-    for s in shapes:
-        data = rng.uniform(0.5, 2.0, s) if kind == "pos" else rng.standard_normal(s)
-        inputs.append(ag.tensor(data, dtype="float64", device="cuda", requires_grad=True))
-    assert ag.gradcheck(fn, inputs, **options)
+    assert check_case(name, case, device="cuda")
 
 
 @cuda

@@ -87,8 +87,8 @@ def _params():
             yield pytest.param(name, case, id="%s-%d" % (name, i))
 
 
-@pytest.mark.parametrize("name,case", list(_params()))
-def test_gradcheck(name, case):
+def check_case(name, case, device="cpu"):
+    """Gradcheck one table entry with float64 inputs on ``device``."""
     fn, shapes = case[0], case[1]
     kind = case[2] if len(case) > 2 else "normal"
     options = case[3] if len(case) > 3 else {}
@@ -96,8 +96,13 @@ def test_gradcheck(name, case):
     inputs = []
     for s in shapes:
         data = rng.uniform(0.5, 2.0, s) if kind == "pos" else rng.standard_normal(s)
-        inputs.append(ag.tensor(data, dtype="float64", requires_grad=True))
-    assert ag.gradcheck(fn, inputs, **options)
+        inputs.append(ag.tensor(data, dtype="float64", device=device, requires_grad=True))
+    return ag.gradcheck(fn, inputs, **options)
+
+
+@pytest.mark.parametrize("name,case", list(_params()))
+def test_gradcheck(name, case):
+    assert check_case(name, case)
 
 
 def test_every_exported_op_is_in_the_table():

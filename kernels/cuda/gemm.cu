@@ -56,6 +56,27 @@ __device__ __forceinline__ void load_run(T (&out)[Vec16<T>::n], const T* base, i
     }
 }
 
+// The main loop both GEMMs share: tiles of BK along k, double-buffered. While
+// compute(buf) works on one shared buffer, the next tile's global loads are in
+// flight (load(k0) into registers); store(buf) then fills the other buffer.
+// One barrier per tile: the buffer being filled was last read in the previous
+// iteration, which every thread finished before that iteration's barrier.
+template <class Load, class Store, class Compute>
+__device__ __forceinline__ void double_buffered(int K, int BK, Load load, Store store,
+                                                Compute compute) {
+    const int ntiles = (K + BK - 1) / BK;
+    load(0);
+    store(0);
+    __syncthreads();
+    for (int t = 0; t < ntiles; ++t) {
+        const int cur = t & 1;
+        if (t + 1 < ntiles) load((t + 1) * BK);
+        compute(cur);
+        if (t + 1 < ntiles) store(cur ^ 1);
+        __syncthreads();
+    }
+}
+
 // ---- CUDA-core GEMM: shared-memory tiles, TM x TN register blocks, 16-byte
 // ---- loads, double-buffered tiles (the next tile's loads overlap this tile's math).
 template <typename T, int BM, int BN, int BK, int TM, int TN, bool TA, bool TB>
@@ -105,13 +126,7 @@ __device__ __forceinline__ void gemm_simt(const T* __restrict__ A, const T* __re
 #pragma unroll
         for (int j = 0; j < TN; ++j) acc[i][j] = T(0);
 
-    const int ntiles = (p.K + BK - 1) / BK;
-    load_tiles(0);
-    store_tiles(0);
-    __syncthreads();
-    for (int t = 0; t < ntiles; ++t) {
-        const int cur = t & 1;
-        if (t + 1 < ntiles) load_tiles((t + 1) * BK);
+    double_buffered(p.K, BK, load_tiles, store_tiles, [&](int cur) {
 #pragma unroll
         for (int k = 0; k < BK; ++k) {
             T a[TM], b[TN];
@@ -124,11 +139,7 @@ __device__ __forceinline__ void gemm_simt(const T* __restrict__ A, const T* __re
 #pragma unroll
                 for (int j = 0; j < TN; ++j) acc[i][j] += a[i] * b[j];
         }
-        // The other buffer was last read in iteration t - 1, which every
-        // thread has finished (the barrier below it), so it is free to fill.
-        if (t + 1 < ntiles) store_tiles(cur ^ 1);
-        __syncthreads();
-    }
+    });
 
 #pragma unroll
     for (int i = 0; i < TM; ++i) {
@@ -203,13 +214,7 @@ __device__ __forceinline__ void gemm_mma(const float* __restrict__ A, const floa
 #pragma unroll
             for (int r = 0; r < 4; ++r) acc[i][j][r] = 0.f;
 
-    const int ntiles = (p.K + BK - 1) / BK;
-    load_tiles(0);
-    store_tiles(0);
-    __syncthreads();
-    for (int t = 0; t < ntiles; ++t) {
-        const int cur = t & 1;
-        if (t + 1 < ntiles) load_tiles((t + 1) * BK);
+    double_buffered(p.K, BK, load_tiles, store_tiles, [&](int cur) {
 #pragma unroll
         for (int ks = 0; ks < KW; ks += 8) {
             u32 a[4][4], b[4][2];
@@ -233,9 +238,7 @@ __device__ __forceinline__ void gemm_mma(const float* __restrict__ A, const floa
                     else      mma_tf32_16x8x8(acc[i][j], a[i], b[j]);
                 }
         }
-        if (t + 1 < ntiles) store_tiles(cur ^ 1);
-        __syncthreads();
-    }
+    });
 
 #pragma unroll
     for (int i = 0; i < 4; ++i)
