@@ -151,13 +151,15 @@ def agreement(ours, theirs, rtol):
 
 
 def to_numpy(x):
-    """NumPy copy of a tensor, a CuPy array or a PyTorch tensor."""
+    """NumPy copy of one of our tensors, a PyTorch tensor or a CuPy array."""
     import numpy as np
-    if hasattr(x, "detach") and hasattr(x, "cpu") and not hasattr(x, "_node"):   # torch
-        return x.detach().cpu().numpy()
-    if hasattr(x, "numpy") and hasattr(x, "_node"):                               # ours
+
+    import autograd as ag
+    if isinstance(x, ag.Tensor):
         return x.numpy()
-    if hasattr(x, "get"):                                                         # cupy
+    if hasattr(x, "detach"):      # torch
+        return x.detach().cpu().numpy()
+    if hasattr(x, "get"):         # cupy
         return x.get()
     return np.asarray(x)
 

@@ -46,23 +46,10 @@ def implementations(device, kernel):
     return out
 
 
-def _run_ours(fn_forward, inputs, backward):
-    """A closure: forward through the tape, and backward from ones when asked."""
-    with ag.no_grad():
-        ones = ag.ones_like(fn_forward(*inputs)) if backward else None
-
-    def run():
-        y = fn_forward(*inputs)
-        if backward:
-            y.backward(ones)
-            for t in inputs:
-                t.grad = None
-        return y
-    return run
-
-
-def _run_torch(torch, fn_forward, inputs, backward):
-    ones = torch.ones_like(fn_forward(*inputs)) if backward else None
+def _runner(fn_forward, inputs, backward, ones_like):
+    """A closure for either engine: forward, and backward from ones when asked
+    (``ones_like`` is the engine's own)."""
+    ones = ones_like(fn_forward(*inputs)) if backward else None
 
     def run():
         y = fn_forward(*inputs)
@@ -84,14 +71,14 @@ def _pair(section, name, device, arrays, ours_fn, torch_fn, torch, repeats, back
     reference = None
     if tdev is not None:
         tin = [torch.tensor(a, device=tdev, requires_grad=backward) for a in arrays]
-        trun = _run_torch(torch, torch_fn, tin, backward)
+        trun = _runner(torch_fn, tin, backward, torch.ones_like)
         reference = trun()
         out.append(record(section, name, device, "torch", "torch",
                           measure(trun, repeats, device=device), phase, size, flops, nbytes))
     for label, ctx in impls:
         ins = [ag.tensor(a, device=device, requires_grad=backward) for a in arrays]
         with ctx():
-            run = _run_ours(ours_fn, ins, backward)
+            run = _runner(ours_fn, ins, backward, ag.ones_like)
             y = run()
             check = agreement(y, reference, rtol) if reference is not None else None
             out.append(record(section, name, device, "autograd", label,
@@ -110,9 +97,9 @@ def bench_matmul(device, quick, repeats, torch):
         name = "matmul %dx%dx%d" % (m, k, n)
         impls = [("blas", contextlib.nullcontext)]   # NumPy's matmul: BLAS, on every backend
         if device == "cuda":
-            impls = [("cuda fp32", lambda: _Precision("highest")),
-                     ("cuda tf32", lambda: _Precision("high")),
-                     ("cuda bf16", lambda: _Precision("medium"))]
+            from autograd.kernels.cuda import float32_matmul_precision
+            impls = [("cuda " + kind, lambda mode=mode: float32_matmul_precision(mode))
+                     for kind, mode in (("fp32", "highest"), ("tf32", "high"), ("bf16", "medium"))]
         rows += _pair("kernels", name, device, [a, b], lambda x, y: x @ y, lambda x, y: x @ y,
                       torch, repeats, False, 1e-4 if device == "cpu" else 2e-2, impls,
                       size=m, flops=2 * m * k * n)
@@ -123,18 +110,6 @@ def bench_matmul(device, quick, repeats, torch):
                                measure(lambda: ca @ cb, repeats, device=device), "fwd", m,
                                2 * m * k * n))
     return rows
-
-
-class _Precision:
-    def __init__(self, mode):
-        self.mode = mode
-
-    def __enter__(self):
-        self.prev = ag.get_float32_matmul_precision()
-        ag.set_float32_matmul_precision(self.mode)
-
-    def __exit__(self, *exc):
-        ag.set_float32_matmul_precision(self.prev)
 
 
 def bench_conv(device, quick, repeats, torch):

@@ -214,3 +214,9 @@ def test_emulator_catches_a_wrong_argument_type():
         rt.launch("im2col_f32", (1,), (x, x, np.int64(4), np.int64(1)) + (np.int32(1),) * 12)
     with pytest.raises(LookupError):
         rt.launch("no_such_kernel", (1,), ())
+
+
+def test_precision_context_restores_the_setting():
+    with KC.float32_matmul_precision("medium"):
+        assert KC.get_float32_matmul_precision() == "medium"
+    assert KC.get_float32_matmul_precision() == "highest"

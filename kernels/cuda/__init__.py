@@ -44,6 +44,7 @@ class CupyRuntime:
 
     def __init__(self):
         self._modules = {}
+        self._functions = {}    # (device id, kernel name) -> cupy Function
 
     def module(self):
         import cupy
@@ -63,7 +64,12 @@ class CupyRuntime:
         return self.module().compute_capability >= 80
 
     def launch(self, name, grid, args):
-        self.module().get_function(name)(grid, (_THREADS,), args)
+        import cupy
+        key = (cupy.cuda.runtime.getDevice(), name)
+        fn = self._functions.get(key)
+        if fn is None:   # looked up once: launches are on every op's hot path
+            fn = self._functions[key] = self.module().get_function(name)
+        fn(grid, (_THREADS,), args)
 
 
 _runtime = [None]
@@ -114,6 +120,17 @@ def set_float32_matmul_precision(precision):
 
 def get_float32_matmul_precision():
     return _precision[0]
+
+
+@contextlib.contextmanager
+def float32_matmul_precision(precision):
+    """Use ``precision`` inside the block, then restore the previous setting."""
+    prev = _precision[0]
+    set_float32_matmul_precision(precision)
+    try:
+        yield
+    finally:
+        _precision[0] = prev
 
 
 # ---- GEMM ---------------------------------------------------------------------
