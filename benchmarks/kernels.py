@@ -124,7 +124,7 @@ def bench_conv(device, quick, repeats, torch):
             rows += _pair("kernels", name, device, [x, w, b],
                           lambda x, w, b: ag.conv2d(x, w, b, s, p),
                           lambda x, w, b: torch.nn.functional.conv2d(x, w, b, s, p),
-                          torch, repeats, backward, 1e-4, implementations(device, "im2col"),
+                          torch, repeats, backward, 1e-4, implementations(device, "conv2d_forward"),
                           size=xs[0],
                           flops=g.flops() * (3 if backward else 1))
     return rows

@@ -153,7 +153,7 @@ void col2im_impl(const T *cols, T *x, const Conv &g) {
 template <typename T>
 py::array im2col_t(py::array x, const Conv &g) {
   check(x, {g.n, g.c, g.h, g.w}, "im2col input");
-  auto cols = empty<T>({g.n, g.groups, (g.c / g.groups) * g.kh * g.kw, g.oh * g.ow});
+  auto cols = empty<T>({g.n, g.c * g.kh * g.kw, g.oh * g.ow});
   const T *src = static_cast<const T *>(x.data());
   T *dst = cols.mutable_data();
   {
@@ -165,7 +165,7 @@ py::array im2col_t(py::array x, const Conv &g) {
 
 template <typename T>
 py::array col2im_t(py::array cols, const Conv &g) {
-  check(cols, {g.n, g.groups, (g.c / g.groups) * g.kh * g.kw, g.oh * g.ow}, "col2im input");
+  check(cols, {g.n, g.c * g.kh * g.kw, g.oh * g.ow}, "col2im input");
   auto x = empty<T>({g.n, g.c, g.h, g.w});
   const T *src = static_cast<const T *>(cols.data());
   T *dst = x.mutable_data();
@@ -359,7 +359,7 @@ void register_kernels(py::module_ &m) {
     return by_dtype(x, "im2col", [&] { return im2col_t<float>(x, g); },
                     [&] { return im2col_t<double>(x, g); });
   }, py::arg("x"), py::arg("geometry"),
-     "im2col of an NCHW image into (N, groups, C/groups*KH*KW, OH*OW).");
+     "im2col of an NCHW image into (N, C*KH*KW, OH*OW).");
   m.def("col2im", [](py::array cols, py::sequence geom) {
     Conv g = conv_of(geom);
     return by_dtype(cols, "col2im", [&] { return col2im_t<float>(cols, g); },

@@ -5,3 +5,4 @@
 #endif
 
 void register_kernels(pybind11::module_ &m);
+void register_gemm(pybind11::module_ &m);

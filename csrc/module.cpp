@@ -22,7 +22,8 @@ static py::dict build_info() {
 }
 
 PYBIND11_MODULE(_C, m) {
-  m.doc() = "C++ CPU kernels for autograd (im2col/col2im, pooling)";
+  m.doc() = "C++ CPU kernels for autograd (im2col/col2im, pooling, float32 GEMM)";
   m.def("build_info", &build_info, "How this extension was built (compiler, OpenMP threads).");
   register_kernels(m);
+  register_gemm(m);
 }

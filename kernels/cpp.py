@@ -13,6 +13,18 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from autograd import _C  # noqa: E402 - ImportError here means "not built"
 
+from . import reference  # noqa: E402
+
+# The convolution products run on the extension's GEMM where it has its AVX-512
+# micro-kernel (1.5-2x NumPy's OpenBLAS, which picks AVX2 kernels on AMD
+# Zen 4/5); elsewhere NumPy's BLAS is the faster one, so float64 and CPUs
+# without AVX-512 keep the reference products.
+GEMM = _C.gemm_kernel() == "avx512"
+
+
+def _use_gemm(*arrays):
+    return GEMM and all(a.dtype == np.float32 and a.size for a in arrays)
+
 
 def im2col(x, g):
     return _C.im2col(x, g)
@@ -20,6 +32,42 @@ def im2col(x, g):
 
 def col2im(cols, g):
     return _C.col2im(cols, g)
+
+
+def conv2d_forward(x, w, bias, g, save_for_weight_grad=False):
+    """On the GEMM the im2col matrix is packed straight from ``x`` (no buffer), so
+    what the weight gradient keeps is ``x`` itself."""
+    if not _use_gemm(x, w):
+        return reference.conv2d_forward(x, w, bias, g, save_for_weight_grad, im2col=im2col)
+    y = np.empty(g.output_shape, dtype=np.float32)
+    # product z = image * groups + group: weights and bias are indexed z % groups
+    _C.gemm_im2col(reference.weight_matrix(w, g), x, y.reshape(g.n * g.groups, g.og, -1), g,
+                   None if bias is None else bias.reshape(g.groups, g.og))
+    return y, (x if save_for_weight_grad else None)
+
+
+def conv2d_grad_input(gy, w, g):
+    """W^T @ gy per image and group, folded into the image tile by tile (no buffer)."""
+    if not _use_gemm(gy, w):
+        return reference.conv2d_grad_input(gy, w, g, col2im=col2im)
+    gx = np.empty(g.input_shape, dtype=np.float32)
+    _C.gemm_col2im(reference.weight_matrix(w, g).transpose(0, 2, 1),
+                   np.ascontiguousarray(gy).reshape(g.n * g.groups, g.og, -1), gx, g)
+    return gx
+
+
+def conv2d_grad_weight(gy, saved, g):
+    """``saved``: the input (4-D) or an im2col buffer (3-D, from another backend)."""
+    if not _use_gemm(gy, saved):
+        return reference.conv2d_grad_weight(gy, saved, g, im2col=im2col)
+    gy = np.ascontiguousarray(gy).reshape(g.n * g.groups, g.og, -1)
+    gw = np.empty((g.groups, g.og, g.cg * g.kh * g.kw), dtype=np.float32)
+    # C has `groups` batches against n * groups products: the GEMM sums over images
+    if saved.ndim == 4:
+        _C.gemm_im2col(gy, saved, gw, g, transposed=True)
+    else:
+        _C.gemm(gy, saved.reshape(g.n * g.groups, -1, g.oh * g.ow).transpose(0, 2, 1), gw)
+    return gw.reshape(g.weight_shape)
 
 
 def max_pool2d_forward(x, g):

@@ -118,24 +118,24 @@ def matmul(a, b, trans_a=False, trans_b=False):
 
 def conv2d_forward(x, w, bias, g, save_for_weight_grad=False):
     """Convolution forward. Returns ``(y, saved)``; ``saved`` (None unless asked for)
-    is what :func:`conv2d_grad_weight` needs: the im2col buffer on the CPU."""
+    is what :func:`conv2d_grad_weight` needs: the im2col buffer (N, C*KH*KW, OH*OW),
+    or the input itself (4-D) where the kernels read im2col straight from it."""
     if _on_gpu(x):
         return _cuda().conv2d_forward(x, w, bias, g, save_for_weight_grad)
-    cols = _cpu_impl("im2col")(np.ascontiguousarray(x), g)
-    y = reference.conv2d_forward_from_cols(cols, w, bias, g)
-    return y, (cols if save_for_weight_grad else None)
+    return _cpu_impl("conv2d_forward")(np.ascontiguousarray(x), w, bias, g,
+                                       save_for_weight_grad)
 
 
 def conv2d_grad_input(gy, w, g):
     if _on_gpu(gy):
         return _cuda().conv2d_grad_input(gy, w, g)
-    return _cpu_impl("col2im")(np.ascontiguousarray(reference.conv2d_grad_cols(gy, w, g)), g)
+    return _cpu_impl("conv2d_grad_input")(gy, w, g)
 
 
 def conv2d_grad_weight(gy, saved, g):
     if _on_gpu(gy):
         return _cuda().conv2d_grad_weight(gy, saved, g)
-    return reference.conv2d_grad_weight(gy, saved, g)
+    return _cpu_impl("conv2d_grad_weight")(gy, saved, g)
 
 
 def max_pool2d_forward(x, g):

@@ -2,8 +2,9 @@
 backend is tested against. Vectorized throughout: im2col through strided
 views, products through BLAS; loops only over kernel offsets, never pixels.
 
-Layouts: images NCHW, conv weights OIHW; im2col buffers are
-(N, groups, C/groups*KH*KW, OH*OW) so one batched matmul gives NCHW output.
+Layouts: images NCHW, conv weights OIHW; im2col buffers are (N, C*KH*KW, OH*OW),
+read per group as (N, groups, C/groups*KH*KW, OH*OW) so that one batched
+matmul gives NCHW output.
 Max-pool indices are flat positions in each unpadded H*W plane (int64).
 """
 import numpy as np
@@ -28,7 +29,7 @@ def im2col(x, g):
     view = as_strided(xp, shape=(g.n, g.c, g.kh, g.kw, g.oh, g.ow),
                       strides=(sn, sc, sh * g.dh, sw * g.dw, sh * g.sh, sw * g.sw),
                       writeable=False)
-    return view.reshape(g.n, g.groups, g.cg * g.kh * g.kw, g.oh * g.ow)
+    return view.reshape(g.n, g.c * g.kh * g.kw, g.oh * g.ow)
 
 
 def col2im(cols, g):
@@ -43,34 +44,44 @@ def col2im(cols, g):
     return dx[:, :, g.pt:g.pt + g.h, g.pl:g.pl + g.w]
 
 
-def _weight_matrix(w, g):
+def weight_matrix(w, g):
+    """(groups, O/groups, C/groups*KH*KW): the A operand of every group's product."""
     return w.reshape(g.groups, g.og, g.cg * g.kh * g.kw)
 
 
+def _per_group(a, g):
+    """An image-shaped (y, gy) or im2col-shaped array as (N, groups, rows, OH*OW)."""
+    return a.reshape(g.n, g.groups, -1, g.oh * g.ow)
+
+
 def conv2d_forward_from_cols(cols, w, bias, g):
-    y = np.matmul(_weight_matrix(w, g), cols).reshape(g.output_shape)
+    y = np.matmul(weight_matrix(w, g), _per_group(cols, g)).reshape(g.output_shape)
     if bias is not None:
         y += bias.reshape(1, -1, 1, 1)
     return y
 
 
-def conv2d_forward(x, w, bias, g):
-    return conv2d_forward_from_cols(im2col(x, g), w, bias, g)
+def conv2d_forward(x, w, bias, g, save_for_weight_grad=False, im2col=im2col):
+    """Returns ``(y, saved)``: ``saved`` is what :func:`conv2d_grad_weight` needs
+    (the im2col buffer) when asked for, else None. Other backends pass their im2col."""
+    cols = im2col(x, g)
+    return conv2d_forward_from_cols(cols, w, bias, g), (cols if save_for_weight_grad else None)
 
 
 def conv2d_grad_cols(gy, w, g):
     """d(loss)/d(cols): the im2col-shaped gradient that col2im folds back."""
-    gy = gy.reshape(g.n, g.groups, g.og, g.oh * g.ow)
-    return np.matmul(_weight_matrix(w, g).transpose(0, 2, 1), gy)
+    gc = np.matmul(weight_matrix(w, g).transpose(0, 2, 1), _per_group(gy, g))
+    return gc.reshape(g.n, -1, g.oh * g.ow)
 
 
-def conv2d_grad_input(gy, w, g):
+def conv2d_grad_input(gy, w, g, col2im=col2im):
     return col2im(conv2d_grad_cols(gy, w, g), g)
 
 
-def conv2d_grad_weight(gy, cols, g):
-    gy = gy.reshape(g.n, g.groups, g.og, g.oh * g.ow)
-    gw = np.matmul(gy, cols.swapaxes(-1, -2))
+def conv2d_grad_weight(gy, saved, g, im2col=im2col):
+    """``saved``: what a forward kept, the im2col buffer (3-D) or the input itself (4-D)."""
+    cols = im2col(saved, g) if saved.ndim == 4 else saved
+    gw = np.matmul(_per_group(gy, g), _per_group(cols, g).swapaxes(-1, -2))
     return gw.sum(axis=0).reshape(g.weight_shape)
 
 

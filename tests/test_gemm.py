@@ -1,0 +1,167 @@
+"""The C++ extension's float32 GEMM (autograd._C.gemm, gemm_im2col, gemm_col2im)
+against NumPy, on both micro-kernels this CPU can run."""
+import numpy as np
+import pytest
+
+from autograd import kernels as K
+from autograd.kernels import reference as R
+
+_C = pytest.importorskip("autograd._C", reason="C++ extension not built")
+KERNELS = ["portable"] + (["avx512"] if _C.gemm_kernel() == "avx512" else [])
+
+
+def assert_close(got, want, rtol=1e-5):
+    """float32 against float64 math: errors relative to the result's scale."""
+    assert got.shape == want.shape
+    scale = max(np.abs(want).max(), 1e-30)
+    assert np.abs(got - want).max() <= rtol * scale, np.abs(got - want).max() / scale
+
+
+def _rand(rng, *shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+# (batch A, batch B, batch C, M, K, N): tile edges (8 x 48), the 384-deep and
+# 128-row blocks, more than 3072 columns, broadcast operands, summed batches
+SHAPES = [
+    (1, 1, 1, 1, 1, 1),
+    (1, 1, 1, 7, 5, 3),
+    (1, 1, 1, 8, 48, 48),
+    (1, 1, 1, 9, 49, 47),
+    (1, 1, 1, 130, 400, 97),
+    (1, 1, 1, 17, 20, 3100),
+    (3, 3, 3, 13, 29, 51),
+    (1, 4, 4, 16, 33, 50),       # A broadcast (conv weights)
+    (2, 6, 6, 5, 9, 60),         # A indexed z % 2 (conv groups)
+    (6, 6, 1, 12, 70, 20),       # C sums all six products (weight gradients)
+    (6, 6, 2, 12, 70, 20),       # C[z % 2] sums three each
+    (1, 1, 1, 5, 0, 4),          # K = 0: C = bias
+]
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("transpose", [(False, False), (True, False), (False, True), (True, True)])
+def test_gemm_matches_numpy(shape, transpose, kernel):
+    ba, bb, bc, m, k, n = shape
+    rng = np.random.default_rng(sum(shape))
+    a = _rand(rng, ba, k, m).transpose(0, 2, 1) if transpose[0] else _rand(rng, ba, m, k)
+    b = _rand(rng, bb, n, k).transpose(0, 2, 1) if transpose[1] else _rand(rng, bb, k, n)
+    bias = _rand(rng, bc, m)
+    c = np.full((bc, m, n), np.nan, dtype=np.float32)
+    _C.gemm(a, b, c, bias, kernel=kernel)
+    batch = max(ba, bb, bc)
+    want = np.zeros((bc, m, n))
+    for z in range(batch):
+        want[z % bc] += a[z % ba].astype(np.float64) @ b[z % bb]
+    want += bias[:, :, None]
+    assert_close(c, want)
+
+
+def test_gemm_reads_strided_views_and_writes_into_one():
+    rng = np.random.default_rng(0)
+    a = _rand(rng, 2, 30, 40)[:, ::2, 1::3]          # (2, 15, 13), no unit stride
+    b = _rand(rng, 2, 26, 9)[:, ::2]                 # (2, 13, 9)
+    c = np.zeros((2, 15, 20), dtype=np.float32)
+    _C.gemm(a, b, c[:, :, 5:14])                     # rows of C are ldc = 20 apart
+    assert_close(c[:, :, 5:14], np.matmul(a.astype(np.float64), b))
+    assert not c[:, :, :5].any() and not c[:, :, 14:].any()
+
+
+def test_gemm_bad_input_names_the_shapes():
+    a, b = np.zeros((1, 3, 4), np.float32), np.zeros((1, 5, 6), np.float32)
+    with pytest.raises(ValueError, match=r"inner dimensions differ: A \(1, 3, 4\), B \(1, 5, 6\)"):
+        _C.gemm(a, b, np.zeros((1, 3, 6), np.float32))
+    b = np.zeros((1, 4, 6), np.float32)
+    with pytest.raises(ValueError, match=r"wrong shape.*C \(1, 3, 5\)"):
+        _C.gemm(a, b, np.zeros((1, 3, 5), np.float32))
+    with pytest.raises(ValueError, match="divide the largest"):
+        _C.gemm(np.zeros((4, 3, 4), np.float32), np.zeros((3, 4, 6), np.float32),
+                np.zeros((6, 3, 6), np.float32))
+    with pytest.raises(TypeError, match="float32"):
+        _C.gemm(a.astype(np.float64), b, np.zeros((1, 3, 6), np.float32))
+    with pytest.raises(ValueError, match="bias"):
+        _C.gemm(a, b, np.zeros((1, 3, 6), np.float32), np.zeros(4, np.float32))
+    with pytest.raises(ValueError, match="kernel must be"):
+        _C.gemm(a, b, np.zeros((1, 3, 6), np.float32), kernel="sse")
+    c = np.zeros((1, 3, 6), np.float32)
+    c.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        _C.gemm(a, b, c)
+
+
+# (N, C, H, W, O, kernel, stride, padding, dilation, groups): im2col rows deeper
+# than one 384-row block and starting mid-channel, pixel runs crossing output
+# rows and panels, strides, dilation, groups
+CONV_CASES = [
+    (1, 43, 23, 21, 20, 3, 1, 1, 1, 1),
+    (2, 43, 23, 21, 16, 3, 2, "same", 1, 1),
+    (3, 10, 30, 29, 24, 5, 1, 2, 2, 2),
+    (2, 6, 9, 11, 6, 3, (2, 1), ((2, 0), (1, 3)), 1, 3),
+    (5, 3, 7, 5, 4, 3, 1, "same", 1, 1),
+]
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv_products_match_the_reference(case, kernel):
+    n, c, h, w, o, k, s, p, d, groups = case
+    rng = np.random.default_rng(n + c + h)
+    x = _rand(rng, n, c, h, w)
+    wt = _rand(rng, o, c // groups, k, k)
+    bias = _rand(rng, o)
+    g = K.conv_geometry(x.shape, wt.shape, s, p, d, groups)
+    gy = _rand(rng, *g.output_shape)
+    x64, w64, gy64 = (a.astype(np.float64) for a in (x, wt, gy))
+    y_ref, cols = R.conv2d_forward(x64, w64, bias.astype(np.float64), g, True)
+    batch = g.n * g.groups
+
+    y = np.empty(g.output_shape, np.float32)
+    _C.gemm_im2col(R.weight_matrix(wt, g), x, y.reshape(batch, g.og, -1), g,
+                   bias.reshape(g.groups, g.og), kernel=kernel)
+    assert_close(y, y_ref)
+
+    gw = np.empty((g.groups, g.og, g.cg * k * k), np.float32)
+    _C.gemm_im2col(gy.reshape(batch, g.og, -1), x, gw, g, transposed=True, kernel=kernel)
+    assert_close(gw.reshape(g.weight_shape), R.conv2d_grad_weight(gy64, cols, g))
+
+    gx = np.full(g.input_shape, np.nan, np.float32)
+    _C.gemm_col2im(R.weight_matrix(wt, g).transpose(0, 2, 1), gy.reshape(batch, g.og, -1),
+                   gx, g, kernel=kernel)
+    assert_close(gx, R.conv2d_grad_input(gy64, w64, g))
+
+
+def test_conv_products_check_the_image():
+    g = K.conv_geometry((1, 2, 5, 5), (3, 2, 3, 3))
+    a = np.zeros((1, 3, 18), np.float32)
+    y = np.zeros((1, 3, 9), np.float32)
+    with pytest.raises(ValueError, match=r"expected a C-contiguous float32 \(1, 2, 5, 5\), "
+                                         r"got shape \(1, 2, 4, 5\)"):
+        _C.gemm_im2col(a, np.zeros((1, 2, 4, 5), np.float32), y, g)
+    with pytest.raises(ValueError, match="float32"):
+        _C.gemm_im2col(a, np.zeros((1, 2, 5, 5)), y, g)
+    with pytest.raises(ValueError, match=r"wrong shape.*C \(1, 3, 8\)"):
+        _C.gemm_im2col(a, np.zeros((1, 2, 5, 5), np.float32), np.zeros((1, 3, 8), np.float32), g)
+    with pytest.raises(ValueError, match="18 values"):
+        _C.gemm_im2col(a, np.zeros((1, 2, 5, 5), np.float32), y, g[:5])
+
+
+def test_the_cpp_backend_runs_its_gemm_on_every_conv_case(monkeypatch):
+    """The conv kernels through the GEMM, also where it is not the default
+    (a CPU without AVX-512 runs the portable micro-kernel here)."""
+    from autograd.kernels import cpp
+    from test_kernels import CONV_CASES as SMALL, _conv_case
+    monkeypatch.setattr(cpp, "GEMM", True)
+    for case in SMALL:
+        x, w, b, g = _conv_case(case, np.float32, seed=3)
+        gy = np.random.default_rng(4).standard_normal(g.output_shape).astype(np.float32)
+        x64, w64, gy64 = (a.astype(np.float64) for a in (x, w, gy))
+        y_ref, cols = R.conv2d_forward(x64, w64, b.astype(np.float64), g, True)
+        y, saved = cpp.conv2d_forward(x, w, b, g, save_for_weight_grad=True)
+        assert saved is x          # no im2col buffer: the weight gradient reads x
+        assert_close(y, y_ref)
+        assert_close(cpp.conv2d_grad_input(gy, w, g), R.conv2d_grad_input(gy64, w64, g))
+        assert_close(cpp.conv2d_grad_weight(gy, saved, g), R.conv2d_grad_weight(gy64, cols, g))
+        # an im2col buffer kept by another backend's forward works too
+        assert_close(cpp.conv2d_grad_weight(gy, R.im2col(x, g), g),
+                     R.conv2d_grad_weight(gy64, cols, g))
