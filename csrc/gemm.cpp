@@ -124,20 +124,28 @@ struct ConvMap {
   };
   Cursor cursor(i64 r) const { return Cursor{r / (kh * kw), r / kw % kh, r % kw}; }
 
-  // Entries t = 0 .. count-1 of row `at` from pixel `col` on: inside(t0, t1, offset)
-  // for the runs that fall in the plane (entry t0 + u at plane offset + u * sw),
-  // outside(t0, t1) for those in the padding.
+  // Entries t = 0 .. count-1 of row `at` from output pixel (oy, ox) on:
+  // inside(t0, t1, offset) for the runs that fall in the plane (entry t0 + u at
+  // plane offset + u * sw), outside(t0, t1) for those in the padding.
   template <class Inside, class Outside>
-  void walk(const Cursor &at, i64 col, i64 count, Inside inside, Outside outside) const {
-    i64 oy = col / ow, ox = col % ow, t = 0;
+  void walk(const Cursor &at, i64 oy, i64 ox, i64 count, Inside inside, Outside outside) const {
+    i64 t = 0;
     while (t < count) {
       const i64 run = std::min(count - t, ow - ox);
       const i64 iy = oy * sh - pt + at.ki * dh, ix0 = ox * sw - pl + at.kj * dw;
       if (iy < 0 || iy >= h) {
         outside(t, t + run);
       } else {                 // ix0 + u * sw inside [0, w) for u in [lo, hi)
-        const i64 lo = std::min(run, ix0 >= 0 ? 0 : (sw - 1 - ix0) / sw);
-        const i64 hi = std::max(lo, std::min(run, ix0 >= w ? 0 : (w - ix0 + sw - 1) / sw));
+        i64 lo, hi;
+        if (sw == 1) {         // (no division on the common path)
+          lo = ix0 >= 0 ? 0 : -ix0;
+          hi = w - ix0;
+        } else {
+          lo = ix0 >= 0 ? 0 : (sw - 1 - ix0) / sw;
+          hi = ix0 >= w ? 0 : (w - ix0 + sw - 1) / sw;
+        }
+        lo = std::min(run, lo);
+        hi = std::max(lo, std::min(run, hi));
         outside(t, t + lo);
         inside(t + lo, t + hi, at.c * h * w + iy * w + ix0 + lo * sw);
         outside(t + hi, t + run);
@@ -156,11 +164,12 @@ struct Im2colB {
   ConvMap g;
   bool transposed;
 
-  // `count` entries of row `at` from pixel `col` on, to dst[0], dst[Step], ...
+  // `count` entries of row `at` from output pixel (oy, ox) on, to dst[0], dst[Step], ...
   template <i64 Step>
-  void gather(const float *img, const ConvMap::Cursor &at, i64 col, i64 count, float *dst) const {
+  void gather(const float *img, const ConvMap::Cursor &at, i64 oy, i64 ox, i64 count,
+              float *dst) const {
     const i64 sw = g.sw;
-    g.walk(at, col, count,
+    g.walk(at, oy, ox, count,
            [&](i64 t0, i64 t1, i64 offset) {
              const float *src = img + offset;
              if (sw == 1)
@@ -178,15 +187,17 @@ struct Im2colB {
     for (i64 jp = 0; jp < nc; jp += NR, dst += NR * kc) {
       const i64 n = std::min<i64>(NR, nc - jp);
       if (!transposed) {       // rows k0.., pixels j0 + jp..
+        const i64 oy = (j0 + jp) / g.ow, ox = (j0 + jp) % g.ow;
         ConvMap::Cursor at = g.cursor(k0);
         for (i64 k = 0; k < kc; ++k, at.next(g)) {
-          gather<1>(img, at, j0 + jp, n, dst + k * NR);
+          gather<1>(img, at, oy, ox, n, dst + k * NR);
           std::fill(dst + k * NR + n, dst + (k + 1) * NR, 0.0f);
         }
       } else {                 // pixels k0.., rows j0 + jp..
         if (n < NR) std::memset(dst, 0, sizeof(float) * NR * kc);
+        const i64 oy = k0 / g.ow, ox = k0 % g.ow;
         ConvMap::Cursor at = g.cursor(j0 + jp);
-        for (i64 j = 0; j < n; ++j, at.next(g)) gather<NR>(img, at, k0, kc, dst + j);
+        for (i64 j = 0; j < n; ++j, at.next(g)) gather<NR>(img, at, oy, ox, kc, dst + j);
       }
     }
   }
@@ -292,10 +303,11 @@ struct Col2imC {
     micro(kc, pa, pb, tile, NR, m, n, false, nullptr);
     float *img = x + z * g.bs;
     const i64 sw = g.sw;
+    const i64 oy = j / g.ow, ox = j % g.ow;
     ConvMap::Cursor at = g.cursor(i);
     for (int r = 0; r < m; ++r, at.next(g)) {
       const float *src = tile + r * NR;
-      g.walk(at, j, n,
+      g.walk(at, oy, ox, n,
              [&](i64 t0, i64 t1, i64 offset) {
                float *dst = img + offset;
                if (sw == 1)

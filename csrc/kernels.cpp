@@ -15,6 +15,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "kernels.h"
@@ -178,34 +179,57 @@ py::array col2im_t(py::array cols, const Conv &g) {
 
 // ---- pooling -------------------------------------------------------------------
 
+// One output row at a time, window offsets outside and output columns inside,
+// so that the inner loop is a branch-free compare along a row that vectorizes
+// (positions are int32 there, the width of a float lane; widened on the way out).
+// The first maximum in row-major window order wins, and the first NaN beats
+// everything, as argmax does in the reference.
+template <typename T, typename Pos, i64 SW>
+void max_pool_row(const T *row, Pos base, i64 sw, i64 lo, i64 hi, T *b, Pos *at) {
+  const i64 step = SW ? SW : sw;
+  for (i64 ox = lo; ox < hi; ++ox) {
+    const T v = row[ox * step], old = b[ox];
+    const bool take = (v > old) | ((v != v) & (old == old));   // no branch: it vectorizes
+    b[ox] = take ? v : old;
+    at[ox] = take ? Pos(base + ox * step) : at[ox];
+  }
+}
+
 template <typename T>
 void max_pool_fwd_impl(const T *x, T *y, i64 *idx, const Pool &g) {
+  using Pos = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
   const i64 planes = g.n * g.c;
-#pragma omp parallel for schedule(static)
-  for (i64 p = 0; p < planes; ++p) {
-    const T *src = x + p * g.h * g.w;
-    T *out = y + p * g.oh * g.ow;
-    i64 *arg = idx + p * g.oh * g.ow;
-    for (i64 oy = 0; oy < g.oh; ++oy) {
-      const i64 y0 = oy * g.sh - g.pt;
-      const i64 ya = y0 < 0 ? 0 : y0, yb = std::min(y0 + g.kh, g.h);
-      for (i64 ox = 0; ox < g.ow; ++ox) {
-        const i64 x0 = ox * g.sw - g.pl;
-        const i64 xa = x0 < 0 ? 0 : x0, xb = std::min(x0 + g.kw, g.w);
-        T best = -std::numeric_limits<T>::infinity();
-        i64 where = ya * g.w + xa;
-        bool nan = false;
-        for (i64 iy = ya; iy < yb && !nan; ++iy)
-          for (i64 ix = xa; ix < xb; ++ix) {
-            const T v = src[iy * g.w + ix];
-            if (v > best || std::isnan(v)) {
-              best = v;
-              where = iy * g.w + ix;
-              if (std::isnan(v)) { nan = true; break; }
-            }
+#pragma omp parallel
+  {
+    std::vector<T> best(g.ow);
+    std::vector<Pos> where(g.ow);
+#pragma omp for schedule(static)
+    for (i64 p = 0; p < planes; ++p) {
+      const T *src = x + p * g.h * g.w;
+      for (i64 oy = 0; oy < g.oh; ++oy) {
+        const i64 y0 = oy * g.sh - g.pt;
+        const i64 ya = std::max<i64>(y0, 0), yb = std::min(y0 + g.kh, g.h);
+        for (i64 ox = 0; ox < g.ow; ++ox) {
+          best[ox] = -std::numeric_limits<T>::infinity();
+          where[ox] = Pos(ya * g.w + std::max<i64>(ox * g.sw - g.pl, 0));
+        }
+        for (i64 iy = ya; iy < yb; ++iy)
+          for (i64 j = 0; j < g.kw; ++j) {
+            // the output columns whose window column j lands inside the row
+            const i64 off = j - g.pl;
+            const i64 lo = off >= 0 ? 0 : (-off + g.sw - 1) / g.sw;
+            const i64 hi = std::min(g.ow, g.w - off > 0 ? (g.w - off + g.sw - 1) / g.sw : 0);
+            const T *row = src + iy * g.w + off;
+            const Pos base = Pos(iy * g.w + off);
+            if (g.sw == 1)
+              max_pool_row<T, Pos, 1>(row, base, 1, lo, hi, best.data(), where.data());
+            else if (g.sw == 2)
+              max_pool_row<T, Pos, 2>(row, base, 2, lo, hi, best.data(), where.data());
+            else
+              max_pool_row<T, Pos, 0>(row, base, g.sw, lo, hi, best.data(), where.data());
           }
-        out[oy * g.ow + ox] = best;
-        arg[oy * g.ow + ox] = where;
+        std::copy(best.begin(), best.end(), y + (p * g.oh + oy) * g.ow);
+        std::copy(where.begin(), where.end(), idx + (p * g.oh + oy) * g.ow);
       }
     }
   }
