@@ -95,7 +95,7 @@ def bench_matmul(device, quick, repeats, torch):
         a = rng.standard_normal((m, k)).astype(np.float32)
         b = rng.standard_normal((k, n)).astype(np.float32)
         name = "matmul %dx%dx%d" % (m, k, n)
-        impls = [("blas", contextlib.nullcontext)]   # NumPy's matmul: BLAS, on every backend
+        impls = implementations(device, "matmul")   # on the CPU: our GEMM, and NumPy's BLAS
         if device == "cuda":
             from autograd.kernels.cuda import float32_matmul_precision
             impls = [("cuda " + kind, lambda mode=mode: float32_matmul_precision(mode))

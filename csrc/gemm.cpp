@@ -55,14 +55,22 @@ struct View {                  // element (z, i, j) at p + (z % batch) * bs + i 
   const float *at(i64 z, i64 i, i64 j) const { return p + (z % batch) * bs + i * rs + j * cs; }
 };
 
-struct Buffer {                // 64-byte aligned scratch, one per thread
-  std::unique_ptr<float, void (*)(void *)> p{nullptr, std::free};
-  void reserve(i64 n) {
-    const size_t bytes = ((size_t(n) * sizeof(float) + 63) / 64) * 64;
-    p.reset(static_cast<float *>(std::aligned_alloc(64, bytes)));
-    if (!p) throw std::bad_alloc();
+// 64-byte aligned packing scratch, one per thread, kept between calls and grown
+// on demand (fresh pages on every call cost more than a small GEMM).
+class Scratch {
+  std::unique_ptr<float, void (*)(void *)> p_{nullptr, std::free};
+  i64 size_ = 0;
+
+ public:
+  float *get(i64 n) {
+    if (n > size_) {
+      const size_t bytes = ((size_t(n) * sizeof(float) + 63) / 64) * 64;
+      p_.reset(static_cast<float *>(std::aligned_alloc(64, bytes)));
+      size_ = p_ ? n : 0;
+      if (!p_) throw std::bad_alloc();
+    }
+    return p_.get();
   }
-  float *get() const { return p.get(); }
 };
 
 // A block (mc x kc) into MR-row panels: panel r holds a[k][r] at k*MR + r, zero-padded.
@@ -370,21 +378,22 @@ void run_products(const Problem &p, const B &b, const Out &out, Micro micro, int
   const i64 slice = ((p.n + slices - 1) / slices + NR - 1) / NR * NR;
   const i64 items = p.batch * slices;
   std::string error;
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(threads) if (threads > 1)
   {
     int t = 0;
 #ifdef _OPENMP
     t = omp_get_thread_num();
 #endif
-    Buffer pa, pb;
+    static thread_local Scratch a_scratch, b_scratch;
+    float *pa = nullptr, *pb = nullptr;
     try {
-      pa.reserve(MC * KC);
-      pb.reserve(KC * std::min(NC, (std::max<i64>(p.n, 1) + NR - 1) / NR * NR));
+      pa = a_scratch.get(MC * KC);
+      pb = b_scratch.get(KC * std::min(NC, (std::max<i64>(p.n, 1) + NR - 1) / NR * NR));
     } catch (const std::bad_alloc &) {
 #pragma omp critical
       error = "out of memory for the GEMM packing buffers";
     }
-    if (pa.get() && pb.get()) {
+    if (pa && pb) {
 #pragma omp for schedule(static)
       for (i64 item = 0; item < items; ++item) {
         const i64 z = item / slices, s = item % slices;
@@ -395,11 +404,11 @@ void run_products(const Problem &p, const B &b, const Out &out, Micro micro, int
                             p.n};
           (*used)[t] = 1;
           gemm_one(micro, p.a.at(z, 0, 0), p.a.rs, p.a.cs, b, mine, z, p.m, j0, j1, p.k,
-                   nullptr, true, pa.get(), pb.get());
+                   nullptr, true, pa, pb);
         } else {
           out.begin(z);
           gemm_one(micro, p.a.at(z, 0, 0), p.a.rs, p.a.cs, b, out, z, p.m, j0, j1, p.k,
-                   p.bias_of(z), false, pa.get(), pb.get());
+                   p.bias_of(z), false, pa, pb);
         }
       }
     }
@@ -521,7 +530,9 @@ template <class B, class Out>
 void launch(const Problem &p, const B &b, const Out &out, const std::string &kernel) {
   const Micro micro = micro_named(kernel);
   if (p.m == 0 || p.n == 0) return;
-  const int threads = max_threads();
+  // Waking sleeping threads costs tens of microseconds: small products run on one.
+  const double work = double(p.batch) * double(p.m) * double(p.n) * double(std::max<i64>(p.k, 1));
+  const int threads = work < (1 << 21) ? 1 : max_threads();
   py::gil_scoped_release nogil;
   run(p, b, out, micro, threads);
 }

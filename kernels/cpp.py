@@ -15,15 +15,31 @@ from autograd import _C  # noqa: E402 - ImportError here means "not built"
 
 from . import reference  # noqa: E402
 
-# The convolution products run on the extension's GEMM where it has its AVX-512
-# micro-kernel (1.5-2x NumPy's OpenBLAS, which picks AVX2 kernels on AMD
-# Zen 4/5); elsewhere NumPy's BLAS is the faster one, so float64 and CPUs
-# without AVX-512 keep the reference products.
+# float32 products run on the extension's GEMM where it has its AVX-512
+# micro-kernel: 1.2-3x NumPy's OpenBLAS, which picks AVX2 kernels on AMD
+# Zen 4/5 (benchmarks/results). Elsewhere NumPy's BLAS is the faster one, so
+# float64 and CPUs without AVX-512 keep the reference products.
 GEMM = _C.gemm_kernel() == "avx512"
 
 
 def _use_gemm(*arrays):
     return GEMM and all(a.dtype == np.float32 and a.size for a in arrays)
+
+
+def matmul(a, b):
+    """NumPy's matmul rules. Tiny or narrow products stay on NumPy (measured: below
+    64^3 multiply-adds the call costs more than the arithmetic; under 24 columns
+    most of the 48-wide tile is idle), as do batches that broadcast both ways."""
+    # cheapest tests first: this sits on every float32 matmul's path
+    if GEMM and a.dtype == b.dtype == np.float32 and a.ndim >= 2 and b.ndim >= 2:
+        (m, k), n = a.shape[-2:], b.shape[-1]
+        lead_a, lead_b = a.shape[:-2], b.shape[:-2]
+        if (n >= 24 and m * n * k >= 64 ** 3 and b.shape[-2] == k
+                and (not lead_a or not lead_b or lead_a == lead_b)):
+            out = np.empty(lead_a + (m, n) if lead_a else lead_b + (m, n), dtype=np.float32)
+            _C.gemm(a.reshape((-1, m, k)), b.reshape((-1, k, n)), out.reshape((-1, m, n)))
+            return out
+    return np.matmul(a, b)
 
 
 def im2col(x, g):

@@ -2,7 +2,8 @@
 
 CuPy arrays go to the CUDA kernels. NumPy arrays go to the fastest CPU
 implementation present (C++ extension, then numba, then the NumPy reference),
-unless one is forced with ``AUTOGRAD_CPU_BACKEND=numpy|cpp|numba`` or
+unless one is forced with ``AUTOGRAD_CPU_BACKEND=numpy|cpp|numba`` (read once,
+when autograd is imported: the choice is made on every kernel call) or
 ``with use_cpu_backend('numpy'):``. A forced backend that lacks a kernel uses
 the NumPy reference for it; one that is not installed raises.
 """
@@ -15,6 +16,7 @@ from . import reference
 
 CPU_BACKENDS = ("cpp", "numba", "numpy")
 _forced = [None]
+_from_environment = os.environ.get("AUTOGRAD_CPU_BACKEND") or "auto"
 _loaded = {}
 
 
@@ -50,7 +52,7 @@ def available_backends():
 
 def cpu_backend():
     """The forced CPU backend's name, or 'auto'."""
-    return _forced[0] or os.environ.get("AUTOGRAD_CPU_BACKEND", "auto") or "auto"
+    return _forced[0] or _from_environment
 
 
 @contextlib.contextmanager
@@ -113,7 +115,7 @@ def matmul(a, b, trans_a=False, trans_b=False):
         b = b.swapaxes(-1, -2)
     if _on_gpu(a):
         return _cuda().matmul(a, b)
-    return np.matmul(a, b)   # BLAS: no hand-written CPU GEMM comes within 10% of it
+    return _cpu_impl("matmul")(a, b)
 
 
 def conv2d_forward(x, w, bias, g, save_for_weight_grad=False):

@@ -165,3 +165,45 @@ def test_the_cpp_backend_runs_its_gemm_on_every_conv_case(monkeypatch):
         # an im2col buffer kept by another backend's forward works too
         assert_close(cpp.conv2d_grad_weight(gy, R.im2col(x, g), g),
                      R.conv2d_grad_weight(gy64, cols, g))
+
+
+@pytest.mark.parametrize("shapes", [
+    ((200, 70), (70, 90)),
+    ((3, 70, 64), (64, 50)),               # one side 2-D: broadcast over the batch
+    ((64, 70), (3, 70, 50)),
+    ((2, 3, 40, 70), (2, 3, 70, 64)),
+    ((2, 1, 40, 70), (1, 3, 70, 64)),      # broadcast both ways: NumPy's path
+    ((128, 512), (512, 10)),               # narrow: NumPy's path
+])
+@pytest.mark.parametrize("trans", [(False, False), (True, False), (False, True)])
+def test_float32_matmul_matches_numpy_on_every_backend(shapes, trans):
+    rng = np.random.default_rng(len(shapes[0]))
+    a, b = (_rand(rng, *s) for s in shapes)
+    if trans[0]:
+        a = np.ascontiguousarray(a.swapaxes(-1, -2))
+    if trans[1]:
+        b = np.ascontiguousarray(b.swapaxes(-1, -2))
+    want = np.matmul(a.swapaxes(-1, -2) if trans[0] else a,
+                     b.swapaxes(-1, -2) if trans[1] else b, dtype=np.float64)
+    for backend in ["cpp", "numpy"]:
+        with K.use_cpu_backend(backend):
+            got = K.matmul(a, b, trans_a=trans[0], trans_b=trans[1])
+        assert got.dtype == np.float32
+        assert_close(got, want)
+
+
+def test_matmul_takes_the_gemm_where_it_is_faster(monkeypatch):
+    from autograd.kernels import cpp
+    monkeypatch.setattr(cpp, "GEMM", True)
+    calls = []
+    monkeypatch.setattr(cpp, "_C", type("Spy", (), {
+        "gemm": staticmethod(lambda *args: calls.append([x.shape for x in args]) or
+                             _C.gemm(*args, kernel="portable"))}))
+    a, b = np.ones((64, 64), np.float32), np.ones((64, 96), np.float32)
+    np.testing.assert_array_equal(cpp.matmul(a, b), np.full((64, 96), 64, np.float32))
+    assert calls == [[(1, 64, 64), (1, 64, 96), (1, 64, 96)]]
+    for small in [(np.ones((8, 8), np.float32), np.ones((8, 8), np.float32)),    # tiny
+                  (np.ones((64, 64), np.float32), np.ones((64, 10), np.float32)),  # narrow
+                  (np.ones((64, 64)), np.ones((64, 96)))]:                         # float64
+        cpp.matmul(*small)
+    assert len(calls) == 1

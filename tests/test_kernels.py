@@ -286,9 +286,18 @@ def test_forcing_a_missing_backend_raises(monkeypatch):
     assert y.item() == 1.0
 
 
-def test_environment_variable_forces_a_backend(monkeypatch):
-    monkeypatch.setenv("AUTOGRAD_CPU_BACKEND", "numpy")
-    assert K.which("im2col") == "numpy" and K.which("max_pool2d_forward") == "numpy"
+def test_environment_variable_forces_a_backend():
+    import os
+    import subprocess
+    import sys
+    code = "from autograd import kernels as K; print(K.which('im2col'), K.which('matmul'))"
+    env = dict(os.environ, AUTOGRAD_CPU_BACKEND="numpy")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["numpy", "numpy"]
+    env["AUTOGRAD_CPU_BACKEND"] = "fortran"
+    err = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert err.returncode != 0 and "AUTOGRAD_CPU_BACKEND='fortran'" in err.stderr
 
 
 # ---- PyTorch as an extra oracle (skipped when it is not installed) ------------------
