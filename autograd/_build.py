@@ -9,6 +9,7 @@ def build_info():
         from . import _C
         info["cpp"] = True
         info["cpp_build"] = _C.build_info()
+        info["cpp_gemm"] = _C.gemm_kernel()   # 'avx512': float32 products run on it
     except ImportError as exc:
         info["cpp"] = False
         info["cpp_error"] = str(exc)

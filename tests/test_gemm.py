@@ -207,3 +207,18 @@ def test_matmul_takes_the_gemm_where_it_is_faster(monkeypatch):
                   (np.ones((64, 64)), np.ones((64, 96)))]:                         # float64
         cpp.matmul(*small)
     assert len(calls) == 1
+
+
+def test_conv_backward_refuses_an_input_changed_after_forward(monkeypatch):
+    """The GEMM path keeps x itself for the weight gradient, not a copy:
+    the tape's version check must see an in-place change to it."""
+    import autograd as ag
+    from autograd.kernels import cpp
+    monkeypatch.setattr(cpp, "GEMM", True)
+    x = ag.randn(2, 3, 6, 6)                       # float32, no grad: may change in place
+    w = ag.randn(4, 3, 3, 3, requires_grad=True)
+    with K.use_cpu_backend("cpp"):
+        y = ag.conv2d(x, w, padding=1)
+        x += 1
+        with pytest.raises(RuntimeError, match="modified in place"):
+            y.sum().backward()
