@@ -39,7 +39,8 @@
 #endif
 
 namespace py = pybind11;
-using i64 = int64_t;
+using csrc::i64;
+using csrc::shape_str;
 
 namespace {
 
@@ -366,12 +367,13 @@ struct Problem {
   const float *bias_of(i64 z) const { return bias ? bias + (z % bias_batch) * m : nullptr; }
 };
 
-// Every product, on all threads. Products are split between threads; a single
-// product is split by columns so that no thread idles, except into a Col2imC,
-// where neighbouring columns add into the same pixels.
-template <class B, class Out>
-void run_products(const Problem &p, const B &b, const Out &out, Micro micro, int threads,
-                  bool split_columns, float *partial, i64 partial_size, std::vector<char> *used) {
+// Every product, on all threads: thread t writes into out_of(t), adding into it
+// when `sum`. Products are split between threads; a single product is split by
+// columns so that no thread idles, except into a Col2imC, where neighbouring
+// columns add into the same pixels.
+template <class B, class OutOf>
+void run_products(const Problem &p, const B &b, OutOf out_of, bool sum, Micro micro,
+                  int threads, bool split_columns) {
   i64 slices = 1;
   if (split_columns && p.batch < threads)
     slices = std::min<i64>((threads + p.batch - 1) / p.batch, (p.n + NR - 1) / NR);
@@ -384,6 +386,7 @@ void run_products(const Problem &p, const B &b, const Out &out, Micro micro, int
 #ifdef _OPENMP
     t = omp_get_thread_num();
 #endif
+    const auto out = out_of(t);
     static thread_local Scratch a_scratch, b_scratch;
     float *pa = nullptr, *pb = nullptr;
     try {
@@ -399,17 +402,9 @@ void run_products(const Problem &p, const B &b, const Out &out, Micro micro, int
         const i64 z = item / slices, s = item % slices;
         const i64 j0 = s * slice, j1 = std::min(p.n, j0 + slice);
         if (j0 >= j1) continue;
-        if (partial) {         // summed products: into this thread's own C
-          const DenseC mine{partial + t * partial_size, partial_size / (p.m * p.n), p.m * p.n,
-                            p.n};
-          (*used)[t] = 1;
-          gemm_one(micro, p.a.at(z, 0, 0), p.a.rs, p.a.cs, b, mine, z, p.m, j0, j1, p.k,
-                   nullptr, true, pa, pb);
-        } else {
-          out.begin(z);
-          gemm_one(micro, p.a.at(z, 0, 0), p.a.rs, p.a.cs, b, out, z, p.m, j0, j1, p.k,
-                   p.bias_of(z), false, pa, pb);
-        }
+        if (!sum) out.begin(z);
+        gemm_one(micro, p.a.at(z, 0, 0), p.a.rs, p.a.cs, b, out, z, p.m, j0, j1, p.k,
+                 sum ? nullptr : p.bias_of(z), sum, pa, pb);
       }
     }
   }
@@ -419,22 +414,22 @@ void run_products(const Problem &p, const B &b, const Out &out, Micro micro, int
 template <class B>
 void run(const Problem &p, const B &b, const DenseC &c, Micro micro, int threads) {
   if (c.batch == p.batch) {
-    run_products(p, b, c, micro, threads, true, nullptr, 0, nullptr);
+    run_products(p, b, [&](int) { return c; }, false, micro, threads, true);
     return;
   }
-  // C[z % c.batch] sums products: each thread keeps partial sums, added up in
-  // thread order at the end, so the result does not depend on scheduling.
-  const i64 partial_size = c.batch * p.m * p.n;
-  std::vector<float> partial(size_t(threads) * size_t(partial_size), 0.0f);
-  std::vector<char> used(threads, 0);
-  run_products(p, b, c, micro, threads, false, partial.data(), partial_size, &used);
+  // C[z % c.batch] sums products: each thread sums into its own zeroed copy of
+  // C, and the copies are added in thread order, so the result does not depend
+  // on scheduling.
+  const i64 size = c.batch * p.m * p.n;
+  std::vector<float> partial(size_t(threads) * size_t(size), 0.0f);
+  run_products(p, b, [&](int t) { return DenseC{partial.data() + t * size, c.batch, p.m * p.n, p.n}; },
+               true, micro, threads, false);
   for (i64 zc = 0; zc < c.batch; ++zc)
     for (i64 i = 0; i < p.m; ++i) {
       float *row = c.c + zc * c.bs + i * c.ldc;
       std::fill(row, row + p.n, p.bias ? p.bias_of(zc)[i] : 0.0f);
       for (int t = 0; t < threads; ++t) {
-        if (!used[t]) continue;
-        const float *src = partial.data() + t * partial_size + (zc * p.m + i) * p.n;
+        const float *src = partial.data() + t * size + (zc * p.m + i) * p.n;
         for (i64 j = 0; j < p.n; ++j) row[j] += src[j];
       }
     }
@@ -442,21 +437,13 @@ void run(const Problem &p, const B &b, const DenseC &c, Micro micro, int threads
 
 template <class B>
 void run(const Problem &p, const B &b, const Col2imC &c, Micro micro, int threads) {
-  run_products(p, b, c, micro, threads, false, nullptr, 0, nullptr);
-}
-
-std::string shape_of(const py::array &a) {
-  std::ostringstream s;
-  s << "(";
-  for (py::ssize_t i = 0; i < a.ndim(); ++i) s << (i ? ", " : "") << a.shape(i);
-  s << ")";
-  return s.str();
+  run_products(p, b, [&](int) { return c; }, false, micro, threads, false);
 }
 
 View view_of(const py::array &x, const char *name) {
   if (x.ndim() != 3)
     throw std::invalid_argument(std::string("gemm: ") + name + " must be 3-D (batch, rows, "
-                                "cols), got shape " + shape_of(x));
+                                "cols), got shape " + shape_str(x));
   if (!py::isinstance<py::array_t<float>>(x))
     throw py::type_error(std::string("gemm: ") + name + " must be float32, got " +
                          std::string(py::str(x.dtype())));
@@ -488,7 +475,7 @@ Problem problem(py::array a, i64 b_batch, i64 k, i64 n, const std::string &b_sha
   const View va = view_of(a, "A");
   const i64 m = a.shape(1), batch = std::max({va.batch, b_batch, c_batch});
   auto fail = [&](const std::string &why) {
-    throw std::invalid_argument("gemm: " + why + ": A " + shape_of(a) + ", B " + b_shape +
+    throw std::invalid_argument("gemm: " + why + ": A " + shape_str(a) + ", B " + b_shape +
                                 ", C " + c_shape);
   };
   if (a.shape(2) != k) fail("inner dimensions differ");
@@ -537,68 +524,62 @@ void launch(const Problem &p, const B &b, const Out &out, const std::string &ker
   run(p, b, out, micro, threads);
 }
 
-// The conv geometry tuple (kernels/geometry.py) and an image array it describes.
-struct Conv {
-  i64 n, c, h, w, o, kh, kw, sh, sw, pt, pb, pl, pr, dh, dw, groups, oh, ow;
-  static Conv of(py::sequence geometry) {
-    if (py::len(geometry) != 18)
-      throw std::invalid_argument("expected the 18 values of a conv geometry");
-    i64 v[18], i = 0;
-    for (auto item : geometry) v[i++] = item.cast<i64>();
-    return Conv{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8],
-                v[9], v[10], v[11], v[12], v[13], v[14], v[15], v[16], v[17]};
-  }
-  i64 rows() const { return c / groups * kh * kw; }
-  ConvMap map() const { return ConvMap{c / groups * h * w, h, w, kh, kw, sh, sw, pt, pl, dh, dw, ow}; }
-  void check_image(const py::array &x, const char *what) const {
-    if (!py::isinstance<py::array_t<float>>(x) || x.ndim() != 4 || x.shape(0) != n ||
-        x.shape(1) != c || x.shape(2) != h || x.shape(3) != w ||
-        !(x.flags() & py::array::c_style) || groups <= 0 || c % groups)
-      throw std::invalid_argument(std::string(what) + ": expected a C-contiguous float32 (" +
-                                  std::to_string(n) + ", " + std::to_string(c) + ", " +
-                                  std::to_string(h) + ", " + std::to_string(w) +
-                                  "), got shape " + shape_of(x) + " and dtype " +
-                                  std::string(py::str(x.dtype())));
-  }
-};
+// The im2col rows (per group) and image mapping of a conv geometry.
+i64 im2col_rows(const csrc::Conv &g) { return g.c / g.groups * g.kh * g.kw; }
+
+ConvMap map_of(const csrc::Conv &g) {
+  return ConvMap{g.c / g.groups * g.h * g.w, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl,
+                 g.dh, g.dw, g.ow};
+}
+
+void check_image(const csrc::Conv &g, const py::array &x, const char *what) {
+  if (!py::isinstance<py::array_t<float>>(x) || x.ndim() != 4 || x.shape(0) != g.n ||
+      x.shape(1) != g.c || x.shape(2) != g.h || x.shape(3) != g.w ||
+      !(x.flags() & py::array::c_style) || g.groups <= 0 || g.c % g.groups)
+    throw std::invalid_argument(std::string(what) + ": expected a C-contiguous float32 (" +
+                                std::to_string(g.n) + ", " + std::to_string(g.c) + ", " +
+                                std::to_string(g.h) + ", " + std::to_string(g.w) +
+                                "), got shape " + shape_str(x) + " and dtype " +
+                                std::string(py::str(x.dtype())));
+}
 
 void gemm(py::array a, py::array b, py::array c, py::object bias, const std::string &kernel) {
   const View vb = view_of(b, "B");
   const DenseC out = dense_of(c);
   py::array_t<float> keep;
-  const Problem p = problem(a, vb.batch, b.shape(1), b.shape(2), shape_of(b), out.batch,
-                            c.shape(1), c.shape(2), shape_of(c), bias, keep);
+  const Problem p = problem(a, vb.batch, b.shape(1), b.shape(2), shape_str(b), out.batch,
+                            c.shape(1), c.shape(2), shape_str(c), bias, keep);
   launch(p, StridedB{vb}, out, kernel);
 }
 
 void gemm_im2col(py::array a, py::array x, py::array c, py::sequence geometry, py::object bias,
                  bool transposed, const std::string &kernel) {
-  const Conv g = Conv::of(geometry);
-  g.check_image(x, "gemm_im2col: x");
+  const csrc::Conv g = csrc::conv_of(geometry);
+  check_image(g, x, "gemm_im2col: x");
   const DenseC out = dense_of(c);
-  const i64 rows = g.rows(), cols = g.oh * g.ow;
+  const i64 rows = im2col_rows(g), cols = g.oh * g.ow;
   py::array_t<float> keep;
   const Problem p = problem(a, g.n * g.groups, transposed ? cols : rows,
                             transposed ? rows : cols,
-                            "im2col(x" + shape_of(x) + ")" + (transposed ? "^T" : ""),
-                            out.batch, c.shape(1), c.shape(2), shape_of(c), bias, keep);
-  launch(p, Im2colB{static_cast<const float *>(x.data()), g.map(), transposed}, out, kernel);
+                            "im2col(x" + shape_str(x) + ")" + (transposed ? "^T" : ""),
+                            out.batch, c.shape(1), c.shape(2), shape_str(c), bias, keep);
+  launch(p, Im2colB{static_cast<const float *>(x.data()), map_of(g), transposed}, out, kernel);
 }
 
 void gemm_col2im(py::array a, py::array b, py::array x, py::sequence geometry,
                  const std::string &kernel) {
-  const Conv g = Conv::of(geometry);
-  g.check_image(x, "gemm_col2im: x");
+  const csrc::Conv g = csrc::conv_of(geometry);
+  check_image(g, x, "gemm_col2im: x");
   if (!x.writeable()) throw std::invalid_argument("gemm_col2im: x is read-only");
   const View vb = view_of(b, "B");
   py::array_t<float> keep;
-  const Problem p = problem(a, vb.batch, b.shape(1), b.shape(2), shape_of(b), g.n * g.groups,
-                            g.rows(), g.oh * g.ow, "col2im into x" + shape_of(x), py::none(),
+  const Problem p = problem(a, vb.batch, b.shape(1), b.shape(2), shape_str(b), g.n * g.groups,
+                            im2col_rows(g), g.oh * g.ow, "col2im into x" + shape_str(x), py::none(),
                             keep);
   if (p.batch != g.n * g.groups)
     throw std::invalid_argument("gemm_col2im: " + std::to_string(p.batch) + " products for " +
                                 std::to_string(g.n * g.groups) + " images x groups");
-  launch(p, StridedB{vb}, Col2imC{static_cast<float *>(x.mutable_data()), g.map()}, kernel);
+  launch(p, StridedB{vb}, Col2imC{static_cast<float *>(x.mutable_data()), map_of(g)}, kernel);
 }
 
 }  // namespace

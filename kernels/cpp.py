@@ -22,16 +22,16 @@ from . import reference  # noqa: E402
 GEMM = _C.gemm_kernel() == "avx512"
 
 
-def _use_gemm(*arrays):
-    return GEMM and all(a.dtype == np.float32 and a.size for a in arrays)
+def _use_gemm(a, b):
+    # cheapest tests first: this sits on every float32 matmul's path
+    return GEMM and a.dtype == b.dtype == np.float32 and a.size > 0 and b.size > 0
 
 
 def matmul(a, b):
     """NumPy's matmul rules. Tiny or narrow products stay on NumPy (measured: below
     64^3 multiply-adds the call costs more than the arithmetic; under 24 columns
     most of the 48-wide tile is idle), as do batches that broadcast both ways."""
-    # cheapest tests first: this sits on every float32 matmul's path
-    if GEMM and a.dtype == b.dtype == np.float32 and a.ndim >= 2 and b.ndim >= 2:
+    if _use_gemm(a, b) and a.ndim >= 2 and b.ndim >= 2:
         (m, k), n = a.shape[-2:], b.shape[-1]
         lead_a, lead_b = a.shape[:-2], b.shape[:-2]
         if (n >= 24 and m * n * k >= 64 ** 3 and b.shape[-2] == k
