@@ -1,4 +1,4 @@
-"""Builds the optional C++ extension ``autograd._C`` from ``csrc/``.
+"""Builds the optional C++ extension ``autograd.kernels._C`` from ``csrc/``.
 
 Everything else is declared in pyproject.toml. The extension is optional at
 run time; if the compiler is missing or the build fails, the install goes on
@@ -34,7 +34,7 @@ class OptionalBuildExt(build_ext):
     @staticmethod
     def _warn(exc):
         sys.stderr.write(
-            "WARNING: the C++ extension autograd._C was not built (%s); "
+            "WARNING: the C++ extension autograd.kernels._C was not built (%s); "
             "the NumPy kernels will be used.\n" % exc)
 
 
@@ -42,7 +42,7 @@ ext_modules = []
 if Pybind11Extension is not None and os.environ.get("AUTOGRAD_NO_EXT") != "1":
     openmp = [] if sys.platform == "darwin" else ["-fopenmp"]
     ext_modules.append(Pybind11Extension(
-        "autograd._C",
+        "autograd.kernels._C",
         sorted(os.path.join("csrc", f) for f in os.listdir("csrc") if f.endswith(".cpp")),
         cxx_std=17,
         extra_compile_args=["-O3"] + openmp,

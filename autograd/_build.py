@@ -6,7 +6,7 @@ def build_info():
     from . import backend
     info = {"numpy": True}
     try:
-        from . import _C
+        from .kernels import _C
         info["cpp"] = True
         info["cpp_build"] = _C.build_info()
         info["cpp_gemm"] = _C.gemm_kernel()   # 'avx512': float32 products run on it
@@ -19,7 +19,8 @@ def build_info():
     except ImportError as exc:
         info["numba"] = False
         info["numba_error"] = str(exc)
-    info["cuda"] = backend._import_cupy() is not None
-    if not info["cuda"]:
-        info["cuda_error"] = str(backend._cupy_error)
+    status = backend.cuda_status()
+    info["cuda"] = bool(status)
+    if not status:
+        info["cuda_error"] = status.reason
     return info

@@ -1,35 +1,13 @@
-"""Devices and array modules.
+"""Devices: where a tensor's data lives, and moving it between them.
 
-A tensor's data is a ``numpy.ndarray`` on the CPU and a ``cupy.ndarray`` on the
-GPU. Element-wise math, reductions and shape ops are written once against the
-array module returned by :func:`array_module`, so both devices share them.
+Array-module selection and GPU detection belong to the kernel layer
+(:mod:`autograd.kernels.device`); this module adds the user-facing
+:class:`Device` and the copies between devices.
 """
 import numpy as np
 
-_cupy = None
-_cupy_error = None
-
-
-def _import_cupy():
-    global _cupy, _cupy_error
-    if _cupy is None and _cupy_error is None:
-        try:
-            import cupy
-            cupy.cuda.runtime.getDeviceCount()
-            _cupy = cupy
-        except Exception as exc:  # ImportError, or CUDA driver errors
-            _cupy_error = exc
-    return _cupy
-
-
-def cupy_or_raise():
-    cp = _import_cupy()
-    if cp is None:
-        raise RuntimeError(
-            "device 'cuda' is not available: %s. Install CuPy built for your CUDA "
-            "driver (pip install .[cuda], or cupy-cuda11x / cupy-cuda12x to match "
-            "`nvidia-smi`) on a machine with an NVIDIA GPU." % (_cupy_error,))
-    return cp
+from .kernels import device as _kdevice
+from .kernels.device import array_module, cuda_status, cupy_or_raise, device_scope  # noqa: F401
 
 
 class Device:
@@ -71,15 +49,8 @@ class Device:
 CPU = Device("cpu")
 
 
-def array_module(array):
-    """``numpy`` for NumPy arrays (and scalars), ``cupy`` for CuPy arrays."""
-    if type(array) is np.ndarray or _cupy is None:
-        return np
-    return _cupy.get_array_module(array)
-
-
 def device_of(array):
-    if type(array) is np.ndarray or _cupy is None or not isinstance(array, _cupy.ndarray):
+    if type(array) is np.ndarray or not _kdevice.is_gpu_array(array):
         return CPU
     return Device("cuda", array.device.id)
 
@@ -88,21 +59,29 @@ def to_device(array, device):
     """Copy ``array`` to ``device`` (a no-op when it is already there)."""
     device = Device(device)
     if device.type == "cpu":
-        if _cupy is not None and isinstance(array, _cupy.ndarray):
-            return _cupy.asnumpy(array)
+        if _kdevice.is_gpu_array(array):
+            return array.get()
         return np.asarray(array)
     cp = cupy_or_raise()
+    count = cp.cuda.runtime.getDeviceCount()
+    if device.index >= count:
+        raise RuntimeError("device %s does not exist: %d CUDA device%s visible"
+                           % (device, count, "" if count == 1 else "s"))
+    if _kdevice.is_gpu_array(array):
+        if array.device.id == device.index:
+            return array
+        with cp.cuda.Device(device.index):
+            return array.copy()      # CuPy copies onto the current device (a peer copy)
     with cp.cuda.Device(device.index):
         return cp.asarray(array)
 
 
 def is_cuda_available():
-    return _import_cupy() is not None
+    return cuda_status()
 
 
 def cuda_device_count():
-    cp = _import_cupy()
-    return 0 if cp is None else cp.cuda.runtime.getDeviceCount()
+    return cupy_or_raise().cuda.runtime.getDeviceCount() if cuda_status() else 0
 
 
 def cuda_synchronize():

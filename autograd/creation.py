@@ -1,7 +1,7 @@
 """Tensor constructors and the global random seed."""
 import numpy as np
 
-from .backend import Device, cupy_or_raise
+from .backend import Device, cuda_status, cupy_or_raise
 from .tensor import Tensor
 
 
@@ -14,12 +14,8 @@ def manual_seed(seed):
     """Seed every random source the library uses (NumPy and, when present, CuPy)."""
     _RNG.seed = int(seed)
     _RNG.numpy = np.random.default_rng(_RNG.seed)
-    try:
-        from .backend import _cupy
-        if _cupy is not None:
-            _cupy.random.seed(_RNG.seed)
-    except Exception:  # pragma: no cover - CuPy without a device
-        pass
+    if cuda_status():
+        cupy_or_raise().random.seed(_RNG.seed)
 
 
 def generator():

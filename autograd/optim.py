@@ -74,7 +74,13 @@ class Optimizer:
         loss = closure() if closure is not None else None
         updates = list(self._params_with_grad())
         for g, p in updates:
-            self._update(g, p, _flat(p.data), _flat(_contiguous(p.grad.data)))
+            # the fused kernels run over flat contiguous arrays; a strided parameter
+            # (set from a transposed array, say) is updated on a copy written back
+            data = p.data
+            flat = _flat(_contiguous(data))
+            self._update(g, p, flat, _flat(_contiguous(p.grad.data)))
+            if not data.flags.c_contiguous:
+                data[...] = flat.reshape(data.shape)
             p._version += 1
         return loss
 

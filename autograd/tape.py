@@ -9,7 +9,8 @@ pass walks those nodes iteratively (no recursion), so graphs of any depth work.
 """
 import functools
 
-from .backend import array_module
+from .kernels import device as _device
+from .kernels.device import array_module, device_scope
 
 Tensor = None  # set by autograd.tensor, which defines the class
 
@@ -88,7 +89,11 @@ class Function:
         record = _GradMode.enabled and any(needs)
         fn.needs_input_grad = needs
         try:
-            out = fn.forward(*arrays, **params)
+            if _device.cupy is None:      # no GPU in this process: skip the device scope
+                out = fn.forward(*arrays, **params)
+            else:                         # run where the data is (cuda:1 stays on cuda:1)
+                with device_scope(*arrays):
+                    out = fn.forward(*arrays, **params)
         except ValueError as exc:
             shapes = " and ".join(str(tuple(getattr(a, "shape", ()))) for a in arrays)
             raise ValueError("%s: inputs of shapes %s: %s" % (cls.__name__, shapes, exc)) from exc
@@ -219,7 +224,11 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None):
         if node in capture_nodes:
             captured[capture_nodes[node]] = grad
         node._check_versions()
-        in_grads = node.backward(grad)
+        if _device.cupy is None:
+            in_grads = node.backward(grad)
+        else:
+            with device_scope(grad):
+                in_grads = node.backward(grad)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
         for t, g, need in zip(node.inputs, in_grads, node.needs_input_grad):
@@ -298,6 +307,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=Fa
 
 
 def _root_grad(output, grad):
+    with device_scope(output.data):     # made on the output's device, not the current one
+        return _make_root_grad(output, grad)
+
+
+def _make_root_grad(output, grad):
     xp = array_module(output.data)
     if grad is None:
         if output.data.size != 1:

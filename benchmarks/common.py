@@ -13,9 +13,9 @@ import time
 
 
 def sync_all():
-    from autograd.backend import _cupy
-    if _cupy is not None:
-        _cupy.cuda.Device().synchronize()
+    from autograd.kernels import device
+    if device.cupy is not None:
+        device.cupy.cuda.Device().synchronize()
 
 
 def measure(fn, repeats=7, warmup=2, device="cpu", inner=1):
@@ -106,12 +106,30 @@ def machine_info():
         info["numba"] = numba.__version__
     except ImportError:
         pass
-    from autograd.backend import _cupy
-    if _cupy is not None:
-        props = _cupy.cuda.runtime.getDeviceProperties(0)
-        info["gpu"] = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
-        info["cuda_driver"] = _cupy.cuda.runtime.driverGetVersion()
-        info["cupy"] = _cupy.__version__
+    info.update(gpu_info())
+    return info
+
+
+def gpu_info():
+    """The GPU and every version between it and our kernels: driver, CUDA runtime,
+    NVRTC, CuPy; or why there is no usable GPU."""
+    from autograd.kernels import device
+    status = device.cuda_status()
+    ok, nvrtc, archs = device.nvrtc_status()
+    info = {"cuda_available": bool(status), "nvrtc": "%d.%d" % nvrtc if ok else None,
+            "nvrtc_archs": list(archs)}
+    if not status:
+        info["cuda_unavailable"] = status.reason
+        return info
+    cp = device.cupy
+    props = cp.cuda.runtime.getDeviceProperties(0)
+    name = props["name"]
+    info.update(gpu=name.decode() if isinstance(name, bytes) else name,
+                compute_capability="%d.%d" % (props["major"], props["minor"]),
+                multiprocessors=props["multiProcessorCount"],
+                cuda_driver=cp.cuda.runtime.driverGetVersion(),
+                cuda_runtime=cp.cuda.runtime.runtimeGetVersion(),
+                cupy=cp.__version__, gpu_count=cp.cuda.runtime.getDeviceCount())
     return info
 
 

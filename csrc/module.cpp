@@ -1,4 +1,4 @@
-// autograd._C: the C++ CPU kernels (pybind11, C++17, OpenMP).
+// autograd.kernels._C: the C++ CPU kernels (pybind11, C++17, OpenMP).
 // Each kernel works on C-contiguous float32/float64 buffers, checks its shapes
 // and raises Python exceptions (never crashes), and releases the GIL while it runs.
 #include <pybind11/pybind11.h>

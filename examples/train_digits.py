@@ -40,13 +40,16 @@ def build_model():
 
 
 def main(argv=None):
+    gpu = ag.cuda.is_available()     # falsy with a .reason when there is no usable GPU
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "out"))
-    parser.add_argument("--device", default="cuda" if ag.kernels.available_backends()["cuda"] else "cpu")
+    parser.add_argument("--device", default="cuda" if gpu else "cpu")
     parser.add_argument("--verbose", type=int, default=1)
     args = parser.parse_args(argv)
+    if not gpu:
+        print("no GPU, so the CPU: %s" % gpu.reason)
 
     ag.manual_seed(0)
     x, y = load_digits()

@@ -28,11 +28,14 @@ class DigitsCNN(nn.Module):
 
 
 def main(argv=None):
+    gpu = ag.cuda.is_available()     # falsy with a .reason when there is no usable GPU
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--device", default="cuda" if ag.kernels.available_backends()["cuda"] else "cpu")
+    parser.add_argument("--device", default="cuda" if gpu else "cpu")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "out"))
     args = parser.parse_args(argv)
+    if not gpu:
+        print("no GPU, so the CPU: %s" % gpu.reason)
 
     from sklearn.datasets import load_digits
     digits = load_digits()

@@ -18,11 +18,14 @@ def make_data(n=512, seed=0):
 
 
 def main(argv=None):
+    gpu = ag.cuda.is_available()     # falsy with a .reason when there is no usable GPU
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--lr", type=float, default=0.5)
-    parser.add_argument("--device", default="cuda" if ag.kernels.available_backends()["cuda"] else "cpu")
+    parser.add_argument("--device", default="cuda" if gpu else "cpu")
     args = parser.parse_args(argv)
+    if not gpu:
+        print("no GPU, so the CPU: %s" % gpu.reason)
 
     ag.manual_seed(0)
     x, y = make_data()

@@ -1,4 +1,4 @@
-"""The C++ extension's kernels (``autograd._C``), in the reference's signatures.
+"""The C++ extension's kernels (``autograd.kernels._C``), in the reference's signatures.
 
 Importing this module raises ImportError when the extension was not built.
 """
@@ -11,7 +11,7 @@ import numpy as np
 # the next GEMM 26 ms -> 11 ms on 2 cores). libgomp reads this when it loads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from autograd import _C  # noqa: E402 - ImportError here means "not built"
+from . import _C  # noqa: E402 - ImportError here means "not built"
 
 from . import reference  # noqa: E402
 

@@ -8,11 +8,13 @@ when autograd is imported: the choice is made on every kernel call) or
 the NumPy reference for it; one that is not installed raises.
 """
 import contextlib
+import functools
 import os
 
 import numpy as np
 
 from . import reference
+from .device import cuda_status, device_scope
 
 CPU_BACKENDS = ("cpp", "numba", "numpy")
 _forced = [None]
@@ -38,15 +40,9 @@ def _load(name):
 
 
 def available_backends():
-    """Which CPU backends import here, plus 'cuda': a usable GPU *and* the CUDA kernels."""
-    from autograd.backend import is_cuda_available
+    """Which CPU backends import here, plus 'cuda': a usable GPU (CuPy, a device, NVRTC)."""
     out = {name: _load(name) is not None for name in CPU_BACKENDS}
-    try:
-        from . import cuda  # noqa: F401
-        has_kernels = True
-    except ImportError:
-        has_kernels = False
-    out["cuda"] = has_kernels and is_cuda_available()
+    out["cuda"] = bool(cuda_status())
     return out
 
 
@@ -100,9 +96,13 @@ def _on_gpu(a):
     return type(a) is not np.ndarray
 
 
-def _cuda():
+def _run_cuda(name, array, *args):
+    """The CUDA kernel ``name`` on ``array`` (and ``args``), run on ``array``'s device:
+    CuPy allocates and our kernels launch on the current device, which need not be
+    the data's."""
     from . import cuda
-    return cuda
+    with device_scope(array):
+        return getattr(cuda, name)(array, *args)
 
 
 # ---- the kernel API ------------------------------------------------------------------
@@ -114,7 +114,7 @@ def matmul(a, b, trans_a=False, trans_b=False):
     if trans_b:
         b = b.swapaxes(-1, -2)
     if _on_gpu(a):
-        return _cuda().matmul(a, b)
+        return _run_cuda("matmul", a, b)
     return _cpu_impl("matmul")(a, b)
 
 
@@ -123,51 +123,51 @@ def conv2d_forward(x, w, bias, g, save_for_weight_grad=False):
     is what :func:`conv2d_grad_weight` needs: the im2col buffer (N, C*KH*KW, OH*OW),
     or the input itself (4-D) where the kernels read im2col straight from it."""
     if _on_gpu(x):
-        return _cuda().conv2d_forward(x, w, bias, g, save_for_weight_grad)
+        return _run_cuda("conv2d_forward", x, w, bias, g, save_for_weight_grad)
     return _cpu_impl("conv2d_forward")(np.ascontiguousarray(x), w, bias, g,
                                        save_for_weight_grad)
 
 
 def conv2d_grad_input(gy, w, g):
     if _on_gpu(gy):
-        return _cuda().conv2d_grad_input(gy, w, g)
+        return _run_cuda("conv2d_grad_input", gy, w, g)
     return _cpu_impl("conv2d_grad_input")(gy, w, g)
 
 
 def conv2d_grad_weight(gy, saved, g):
     if _on_gpu(gy):
-        return _cuda().conv2d_grad_weight(gy, saved, g)
+        return _run_cuda("conv2d_grad_weight", gy, saved, g)
     return _cpu_impl("conv2d_grad_weight")(gy, saved, g)
 
 
 def max_pool2d_forward(x, g):
     """Returns ``(y, indices)``: int64 positions of each maximum in its H*W plane."""
     if _on_gpu(x):
-        return _cuda().max_pool2d_forward(x, g)
+        return _run_cuda("max_pool2d_forward", x, g)
     return _cpu_impl("max_pool2d_forward")(np.ascontiguousarray(x), g)
 
 
 def max_pool2d_backward(gy, indices, g):
     if _on_gpu(gy):
-        return _cuda().max_pool2d_backward(gy, indices, g)
+        return _run_cuda("max_pool2d_backward", gy, indices, g)
     return _cpu_impl("max_pool2d_backward")(np.ascontiguousarray(gy), indices, g)
 
 
 def avg_pool2d_forward(x, g, count_include_pad=True):
     if _on_gpu(x):
-        return _cuda().avg_pool2d_forward(x, g, count_include_pad)
+        return _run_cuda("avg_pool2d_forward", x, g, count_include_pad)
     return _cpu_impl("avg_pool2d_forward")(np.ascontiguousarray(x), g, count_include_pad)
 
 
 def avg_pool2d_backward(gy, g, count_include_pad=True):
     if _on_gpu(gy):
-        return _cuda().avg_pool2d_backward(gy, g, count_include_pad)
+        return _run_cuda("avg_pool2d_backward", gy, g, count_include_pad)
     return _cpu_impl("avg_pool2d_backward")(np.ascontiguousarray(gy), g, count_include_pad)
 
 
 def _optimizer_kernel(name, p):
     if _on_gpu(p):
-        return getattr(_cuda(), name)
+        return functools.partial(_run_cuda, name)
     # the fused loops need flat contiguous arrays; the reference works on any
     return _cpu_impl(name)
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import autograd as ag
-from autograd import backend, nn, optim
+from autograd import nn, optim
+from autograd.kernels import device as kdevice
 from autograd import functional as F
 from test_gradcheck_ops import _params, check_case
 
@@ -42,18 +43,100 @@ def test_dlpack_with_pytorch_both_ways():
     assert back.tolist() == [0.0, 1.0, 2.0, 3.0]
 
 
+class FakeCudaDevice:
+    """cupy.cuda.Device's context-manager protocol: entering makes it current."""
+    current = [0]
+
+    def __init__(self, index):
+        self.id = index
+
+    def __enter__(self):
+        self.prev = FakeCudaDevice.current[0]
+        FakeCudaDevice.current[0] = self.id
+
+    def __exit__(self, *exc):
+        FakeCudaDevice.current[0] = self.prev
+
+
+def _fake_gpu(monkeypatch, index):
+    """A CuPy whose arrays (NumPy subclasses) live on ``cuda:index``."""
+    class FakeGpuArray(np.ndarray):
+        device = FakeCudaDevice(index)
+
+    fake = types.SimpleNamespace(ndarray=FakeGpuArray, get_array_module=lambda a: np)
+    monkeypatch.setattr(kdevice, "cupy", fake)
+    return lambda a: ag.Tensor._wrap(np.asarray(a, np.float64).view(FakeGpuArray), True)
+
+
 def test_mixing_devices_names_both(monkeypatch):
     """Without a GPU, fake a CuPy whose arrays report device cuda:0, to check the
     message; the cuda test below does it for real."""
-    class FakeGpuArray(np.ndarray):
-        device = types.SimpleNamespace(id=0)
-
-    fake = types.SimpleNamespace(ndarray=FakeGpuArray, get_array_module=lambda a: np)
-    monkeypatch.setattr(backend, "_cupy", fake)
-    gpu = ag.Tensor._wrap(np.ones((2, 3)).view(FakeGpuArray), False)
+    gpu = _fake_gpu(monkeypatch, 0)(np.ones((2, 3)))
     with pytest.raises(RuntimeError, match=r"shape \(3,\) on cpu and one of shape "
                                            r"\(2, 3\) on cuda:0"):
         ag.ones(3) + gpu
+
+
+def test_ops_and_their_backward_run_on_the_data_device(monkeypatch):
+    """CuPy and our kernels work on the *current* device: an op on cuda:1 data must
+    make cuda:1 current for its forward and its backward, whatever was current."""
+    gpu = _fake_gpu(monkeypatch, 1)
+    x = gpu(np.arange(3.0))
+    seen = []
+
+    class Probe(ag.Function):
+        def forward(self, a):
+            seen.append(("forward", FakeCudaDevice.current[0]))
+            return a * 2
+
+        def backward(self, g):
+            seen.append(("backward", FakeCudaDevice.current[0]))
+            return g * 2
+
+    Probe.apply(x).backward(gpu(np.ones(3)))
+    assert seen == [("forward", 1), ("backward", 1)] and FakeCudaDevice.current[0] == 0
+    assert np.asarray(x.grad.data).tolist() == [2.0, 2.0, 2.0]
+
+
+def _fake_cupy(version="14.2.0", count=1, cc="90", count_error=None):
+    def device_count():
+        if count_error:
+            raise RuntimeError(count_error)
+        return count
+    cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=device_count),
+                                 Device=lambda i=0: types.SimpleNamespace(compute_capability=cc))
+    return types.SimpleNamespace(__version__=version, cuda=cuda)
+
+
+NVRTC_OK = (kdevice.Availability(True), (12, 9), (75, 80, 86, 89, 90, 100, 120))
+NVRTC_MISSING = (kdevice.Availability(False, "NVRTC, which compiles ... cannot be loaded"), None, ())
+
+
+@pytest.mark.parametrize("cupy,nvrtc,why", [
+    (None, NVRTC_OK, r"CuPy is not installed.*tapegrad\[cuda\]"),
+    (_fake_cupy(version="13.6.0"), NVRTC_OK, r"CuPy 13.6.0 is too old.*14\.0 or newer"),
+    (_fake_cupy(count_error="cudaErrorInsufficientDriver"), NVRTC_OK,
+     r"cannot reach a GPU: cudaErrorInsufficientDriver.*nvidia-smi"),
+    (_fake_cupy(count=0), NVRTC_OK, r"no CUDA device is visible"),
+    (_fake_cupy(), NVRTC_MISSING, r"NVRTC"),
+    (_fake_cupy(cc="60"), NVRTC_OK, r"sm_60, older than NVRTC 12\.9 builds for \(sm_75"),
+    (_fake_cupy(), NVRTC_OK, r"^$"),
+])
+def test_is_available_says_why_not(monkeypatch, cupy, nvrtc, why):
+    """The detection code runs for real against a faked CuPy: each missing piece
+    gives a falsy answer whose reason names it and how to fix it."""
+    import re
+    import sys
+    monkeypatch.setitem(sys.modules, "cupy", cupy)     # None makes `import cupy` fail
+    monkeypatch.setattr(kdevice, "nvrtc_status", lambda: nvrtc)
+    monkeypatch.setattr(kdevice, "_status", None)
+    monkeypatch.setattr(kdevice, "cupy", None)
+    status = ag.cuda.is_available()
+    assert bool(status) == (why == "^$") and re.search(why, status.reason), status.reason
+    assert (status == True) == bool(status) and "False" in repr(status) or status  # noqa: E712
+    if not status:
+        with pytest.raises(RuntimeError, match="not available: " + re.escape(status.reason[:20])):
+            ag.zeros(2, device="cuda")
 
 
 def test_empty_cuda_visible_devices_leaves_the_cpu_working():
@@ -124,34 +207,39 @@ def test_conv_and_pool_gradcheck_on_the_gpu(stride, padding, groups):
     assert ag.gradcheck(lambda x: F.avg_pool2d(x, 2, ceil_mode=True), [x])
 
 
-def _small_cnn():
+def _small_cnn_losses(device, opt, steps=5):
+    """Five training steps of a small CNN on 12x12 images (12 -> 6 -> 4 -> 2)."""
     ag.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(4, 8, 3), nn.ReLU(), nn.AvgPool2d(2), nn.Flatten(),
-                         nn.Linear(8 * 2 * 2, 10))
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(4, 8, 3), nn.ReLU(), nn.AvgPool2d(2), nn.Flatten(),
+                          nn.Linear(8 * 2 * 2, 10)).to(device)
+    make = {"sgd": lambda p: optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True),
+            "adam": lambda p: optim.AdamW(p, lr=1e-2, weight_decay=0.01, amsgrad=True),
+            "rmsprop": lambda p: optim.RMSprop(p, lr=1e-2, momentum=0.5)}[opt]
+    o = make(model.parameters())
+    rng = np.random.default_rng(1)
+    xs = ag.tensor(rng.standard_normal((16, 1, 12, 12)).astype(np.float32), device=device)
+    ys = ag.tensor(rng.integers(0, 10, 16), device=device)
+    losses = []
+    for _ in range(steps):
+        o.zero_grad()
+        loss = nn.functional.cross_entropy(model(xs), ys)
+        loss.backward()
+        o.step()
+        losses.append(loss.item())
+    return losses
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adam", "rmsprop"])
+def test_the_small_cnn_of_the_gpu_test_trains_on_the_cpu(opt):
+    """The CPU half of the test below, run everywhere: a model that cannot run
+    on the CPU would make the GPU comparison fail before any GPU code runs."""
+    losses = _small_cnn_losses("cpu", opt)
+    assert losses[-1] < losses[0]
 
 
 @cuda
 @pytest.mark.parametrize("opt", ["sgd", "adam", "rmsprop"])
 def test_a_small_cnn_trains_to_the_same_losses_on_cpu_and_gpu(opt):
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal((16, 1, 10, 10)).astype(np.float32)
-    y = rng.integers(0, 10, 16)
-    losses = {}
-    for device in ("cpu", "cuda"):
-        model = _small_cnn().to(device)
-        make = {"sgd": lambda p: optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True),
-                "adam": lambda p: optim.AdamW(p, lr=1e-2, weight_decay=0.01, amsgrad=True),
-                "rmsprop": lambda p: optim.RMSprop(p, lr=1e-2, momentum=0.5)}[opt]
-        o = make(model.parameters())
-        xs, ys = ag.tensor(x, device=device), ag.tensor(y, device=device)
-        run = []
-        for _ in range(5):
-            o.zero_grad()
-            loss = nn.functional.cross_entropy(model(xs), ys)
-            loss.backward()
-            o.step()
-            run.append(loss.item())
-        losses[device] = run
-    np.testing.assert_allclose(losses["cuda"], losses["cpu"], rtol=1e-4, atol=1e-5)
-    assert losses["cpu"][-1] < losses["cpu"][0]
+    np.testing.assert_allclose(_small_cnn_losses("cuda", opt), _small_cnn_losses("cpu", opt),
+                               rtol=1e-4, atol=1e-5)

@@ -1,8 +1,13 @@
 """The CUDA kernels against the NumPy reference.
 
-Every test runs twice: on the CPU emulator of the kernels (``tests/cuda_emulator``:
-the same .cu sources and the same launch code, NumPy arrays standing in for
-GPU arrays), and, marked ``cuda``, on a real GPU through CuPy.
+Every test runs three times:
+- ``emulator``: the .cu sources built by the host compiler and run on the CPU
+  emulator (``tests/cuda_emulator``), through the same launch code;
+- ``nvrtc``: the project's real :class:`CupyRuntime`, with NVRTC compiling the
+  sources for a faked sm_90 device, and only the driver faked (each launch's
+  grid and arguments checked against the kernel's C signature, then run on the
+  emulator); needs CuPy's NVRTC, not a GPU;
+- ``cupy``, marked ``cuda``: on a real GPU through CuPy.
 """
 import numpy as np
 import pytest
@@ -10,29 +15,54 @@ import pytest
 from autograd import kernels as K
 from autograd.kernels import cuda as KC
 from autograd.kernels import reference as R
+from autograd.kernels.device import nvrtc_status
 from test_kernels import CONV_CASES, POOL_CASES, _conv_case, _pool_case
 
 import cuda_emulator
+from cuda_emulator.driver import EmulatedDriver
 
 
 class Device:
-    """Where a test's arrays live and which runtime launches the kernels."""
+    """Where a test's arrays live, which runtime launches the kernels, and what ran."""
 
     def __init__(self, name):
         self.name = name
+        self.put = self.get = np.asarray
         if name == "emulator":
             self.runtime = cuda_emulator.EmulatorRuntime()
-            self.put = self.get = np.asarray
+        elif name == "nvrtc":
+            self.driver = EmulatedDriver(90)
+            self.runtime = KC.CupyRuntime(self.driver)
         else:
             import cupy
             self.runtime = KC.runtime()
             self.put, self.get = cupy.asarray, cupy.asnumpy
 
+    def ran(self, kernel):
+        """Assert ``kernel`` was launched since the last call (a real GPU does not tell)."""
+        if self.name == "cupy":
+            return
+        log = self.runtime.launches if self.name == "emulator" else self.driver.launches
+        names = [r if isinstance(r, str) else r[1] for r in log]
+        del log[:]
+        assert kernel in names, "expected %s to run, ran %s" % (kernel, names)
 
-@pytest.fixture(scope="module", params=["emulator", pytest.param("cupy", marks=pytest.mark.cuda)])
+
+def _skip_reason(name):
+    if name in ("emulator", "nvrtc") and cuda_emulator.compiler() is None:
+        return "no C++ compiler for the CUDA emulator"
+    if name == "nvrtc":
+        ok = nvrtc_status()[0]
+        return None if ok else ok.reason
+    return None
+
+
+@pytest.fixture(scope="module",
+                params=["emulator", "nvrtc", pytest.param("cupy", marks=pytest.mark.cuda)])
 def dev(request):
-    if request.param == "emulator" and cuda_emulator.compiler() is None:
-        pytest.skip("no C++ compiler for the CUDA emulator")
+    reason = _skip_reason(request.param)
+    if reason:
+        pytest.skip(reason)
     d = Device(request.param)
     with KC.use_runtime(d.runtime):
         yield d
@@ -104,6 +134,8 @@ def test_matmul_every_transpose_and_precision(dev, precision, ta, tb, dtype, mod
     b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
     a, b = (a.T if ta else a), (b.T if tb else b)
     _check_matmul(dev, a, b, dtype, mode)
+    kind = {"highest": "f32", "high": "tf32", "medium": "bf16"}[mode] if dtype == np.float32 else "f64"
+    dev.ran("gemm_%s_%s%s" % (kind, "t" if ta else "n", "t" if tb else "n"))
 
 
 def test_matmul_on_unaligned_and_strided_views(dev):
@@ -220,3 +252,58 @@ def test_precision_context_restores_the_setting():
     with KC.float32_matmul_precision("medium"):
         assert KC.get_float32_matmul_precision() == "medium"
     assert KC.get_float32_matmul_precision() == "highest"
+
+
+def test_conv_and_pool_run_their_own_kernels(dev):
+    """The backend test asserts the CUDA kernels ran, not a fallback."""
+    x, w, b, g = _conv_case(CONV_CASES[2], np.float32)
+    KC.conv2d_forward(dev.put(x), dev.put(w), dev.put(b), g)
+    dev.ran("im2col_f32")
+    KC.conv2d_grad_input(dev.put(np.ones(g.output_shape, np.float32)), dev.put(w), g)
+    dev.ran("col2im_f32")
+    KC.max_pool2d_forward(dev.put(x), K.pool_geometry(x.shape, 2))
+    dev.ran("max_pool2d_forward_f32")
+
+
+def test_tall_and_deep_batched_products_step_through_the_grid(dev, monkeypatch):
+    """Grid y and z stop at 65535; the GEMM loops over the row tiles and batches
+    past them. A cap of 2 makes a small product take those loops."""
+    monkeypatch.setattr(KC, "_MAX_GRID_YZ", 2)
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((5, 700, 9)).astype(np.float32)     # 6 row tiles, 5 batches
+    b = rng.standard_normal((5, 9, 33)).astype(np.float32)
+    _check_matmul(dev, a, b, np.float32)
+    _check_matmul(dev, a.astype(np.float64)[:, :300], b.astype(np.float64), np.float64)
+
+
+OPTIMIZERS = {
+    "sgd": lambda k, p, g, s: k.sgd_update(p, g, s[0], 0.1, 0.0, 0.0, 0.01, False, True),
+    "sgd_nesterov": lambda k, p, g, s: k.sgd_update(p, g, s[0], 0.1, 0.9, 0.0, 0.01, True, False),
+    "sgd_damped": lambda k, p, g, s: k.sgd_update(p, g, s[0], 0.1, 0.9, 0.3, 0.0, False, False),
+    "adam": lambda k, p, g, s: k.adam_update(p, g, s[0], s[1], s[1], 1e-2, 0.9, 0.999, 1e-8,
+                                             0.01, False, False, 3),
+    "adamw_amsgrad": lambda k, p, g, s: k.adam_update(p, g, s[0], s[1], s[2], 1e-2, 0.8, 0.99,
+                                                      1e-6, 0.1, True, True, 2),
+    "rmsprop": lambda k, p, g, s: k.rmsprop_update(p, g, s[0], p, 1e-2, 0.9, 1e-8, 0.0, 0.0),
+    "rmsprop_momentum": lambda k, p, g, s: k.rmsprop_update(p, g, s[0], s[1], 1e-2, 0.9, 1e-8,
+                                                            0.05, 0.5),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rule", sorted(OPTIMIZERS))
+def test_optimizer_kernels_match_the_reference(dev, rule, dtype):
+    rng = np.random.default_rng(6)
+    n = 1000                                   # more than one 256-thread block
+    p, g = (rng.standard_normal(n).astype(dtype) for _ in range(2))
+    state = [np.abs(rng.standard_normal(n)).astype(dtype) for _ in range(3)]
+    want_p, want_state = p.copy(), [s.copy() for s in state]
+    OPTIMIZERS[rule](R, want_p, g, want_state)
+    got_p, got_state = dev.put(p), [dev.put(s) for s in state]
+    OPTIMIZERS[rule](KC, got_p, dev.put(g), got_state)
+    dev.ran(("sgd" if rule.startswith("sgd") else rule.split("_")[0]).replace("adamw", "adam")
+            + "_update_" + ("f32" if dtype == np.float32 else "f64"))
+    tol = TOL[dtype]
+    np.testing.assert_allclose(dev.get(got_p), want_p, **tol)
+    for got, want in zip(got_state, want_state):
+        np.testing.assert_allclose(dev.get(got), want, **tol)

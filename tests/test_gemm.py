@@ -1,4 +1,4 @@
-"""The C++ extension's float32 GEMM (autograd._C.gemm, gemm_im2col, gemm_col2im)
+"""The C++ extension's float32 GEMM (autograd.kernels._C.gemm, gemm_im2col, gemm_col2im)
 against NumPy, on both micro-kernels this CPU can run."""
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import pytest
 from autograd import kernels as K
 from autograd.kernels import reference as R
 
-_C = pytest.importorskip("autograd._C", reason="C++ extension not built")
+_C = pytest.importorskip("autograd.kernels._C", reason="C++ extension not built")
 KERNELS = ["portable"] + (["avx512"] if _C.gemm_kernel() == "avx512" else [])
 
 

@@ -267,7 +267,7 @@ def test_pool_bad_input(kwargs, match):
 def test_cpp_extension_validates_shapes():
     if "cpp" not in BACKENDS:
         pytest.skip("C++ extension not built")
-    from autograd import _C
+    from autograd.kernels import _C
     g = K.conv_geometry((1, 2, 5, 5), (3, 2, 3, 3))
     with pytest.raises(ValueError, match=r"expected shape \(1, 2, 5, 5\), got \(1, 2, 4, 5\)"):
         _C.im2col(np.zeros((1, 2, 4, 5)), g)

@@ -1,95 +1,30 @@
 """The CUDA kernels: hand-written sources beside this file, launched on GPU arrays.
 
-``gemm.cu`` (CUDA-core and tensor-core GEMM), ``conv.cu`` (im2col / col2im)
-and ``pool.cu`` (max / average pooling) compile at run time, once per device,
-through CuPy's NVRTC (and CuPy's on-disk cache). Kernels launch on CuPy's
-current stream. Convolution is im2col + the GEMM here, with the image and
-group batch in one launch and the bias added in the GEMM's epilogue.
+``gemm.cu`` (CUDA-core and tensor-core GEMM), ``conv.cu`` (im2col / col2im),
+``pool.cu`` (max / average pooling) and ``optim.cu`` (fused optimizer updates)
+compile at run time, once per device, with NVRTC (:mod:`.cupy_runtime`, cached on
+disk). Kernels launch on CuPy's current stream and the current device (the
+dispatch layer makes that the data's device). Convolution is im2col + the GEMM
+here, with the image and group batch in one launch and the bias added in the
+GEMM's epilogue.
 
 The launch code below never touches CuPy directly: it asks a *runtime* for
 kernels and allocates through the arrays' own module. :class:`CupyRuntime` is
-the real one; the test suite swaps in a CPU emulator of the same kernels
-(``tests/cuda_emulator``), so every line here also runs on machines without a GPU.
+the real one. The test suite runs this code on a CPU emulator of the same
+kernels (``tests/cuda_emulator``), and runs :class:`CupyRuntime` itself, with
+NVRTC for real, over a fake of only the GPU (:class:`CupyDriver`'s interface).
 """
 import contextlib
-import os
 
 import numpy as np
 
-from autograd.backend import array_module
+from ..device import array_module
+from .cupy_runtime import (SOURCE_DIR, SOURCES, THREADS, CupyDriver, CupyRuntime,  # noqa: F401
+                           build, runtime, translation_unit, use_runtime)
 
-SOURCE_DIR = os.path.dirname(os.path.abspath(__file__))
-SOURCES = ("gemm.cu", "conv.cu", "pool.cu")
 _NULL = np.uint64(0)            # a null pointer argument (no bias)
-_THREADS = 256                  # every kernel here runs 256-thread blocks
-_MAX_GRID_Z = 65535
+_MAX_GRID_YZ = 65535
 _MAX_BLOCKS = 1 << 20           # grid-stride kernels need no more blocks than this
-
-
-def translation_unit():
-    """All sources as one string, ``common.cuh`` pasted once at the top.
-
-    Pasting (rather than ``#include``) makes CuPy's cache key cover every file,
-    so an edited header can never be served from a stale cache.
-    """
-    def read(name):
-        with open(os.path.join(SOURCE_DIR, name)) as f:
-            return f.read()
-    body = [read(name).replace('#include "common.cuh"', "") for name in SOURCES]
-    return "\n".join([read("common.cuh").replace("#pragma once", "")] + body)
-
-
-class CupyRuntime:
-    """Compiles the sources once per device with NVRTC and launches kernels."""
-
-    def __init__(self):
-        self._modules = {}
-        self._functions = {}    # (device id, kernel name) -> cupy Function
-
-    def module(self):
-        import cupy
-        dev = cupy.cuda.Device()
-        mod = self._modules.get(dev.id)
-        if mod is None:
-            cc = int(dev.compute_capability)
-            # mma.sync (the TF32/BF16 paths) needs sm_80; older GPUs get the rest.
-            options = ("-std=c++17", "-DAUTOGRAD_SM=%d" % cc) + (
-                ("-DAUTOGRAD_NO_MMA",) if cc < 80 else ())
-            mod = cupy.RawModule(code=translation_unit(), options=options, backend="nvrtc")
-            mod.compute_capability = cc
-            self._modules[dev.id] = mod
-        return mod
-
-    def supports_mma(self):
-        return self.module().compute_capability >= 80
-
-    def launch(self, name, grid, args):
-        import cupy
-        key = (cupy.cuda.runtime.getDevice(), name)
-        fn = self._functions.get(key)
-        if fn is None:   # looked up once: launches are on every op's hot path
-            fn = self._functions[key] = self.module().get_function(name)
-        fn(grid, (_THREADS,), args)
-
-
-_runtime = [None]
-
-
-def runtime():
-    if _runtime[0] is None:
-        _runtime[0] = CupyRuntime()
-    return _runtime[0]
-
-
-@contextlib.contextmanager
-def use_runtime(rt):
-    """Launch through ``rt`` inside the block (the tests' CPU emulator)."""
-    prev = _runtime[0]
-    _runtime[0] = rt
-    try:
-        yield rt
-    finally:
-        _runtime[0] = prev
 
 
 def _suffix(dtype):
@@ -101,7 +36,7 @@ def _suffix(dtype):
 
 
 def _blocks(total):
-    return (int(min(max(-(-total // _THREADS), 1), _MAX_BLOCKS)),)
+    return (int(min(max(-(-total // THREADS), 1), _MAX_BLOCKS)),)
 
 
 # ---- matmul precision (PyTorch's set_float32_matmul_precision) ------------------
@@ -176,7 +111,8 @@ def gemm(a, b, out, m, n, k, batch, bias=None, bias_mod=1):
         kind = _PRECISIONS[_precision[0]]
     name = "gemm_%s_%s%s" % (kind, "t" if a.trans else "n", "t" if b.trans else "n")
     tile = 64 if kind == "f64" else 128
-    grid = (-(-n // tile), -(-m // tile), min(batch, _MAX_GRID_Z))
+    # row tiles and batches past 65535 are stepped through inside the kernel
+    grid = (-(-n // tile), min(-(-m // tile), _MAX_GRID_YZ), min(batch, _MAX_GRID_YZ))
     i32, i64 = np.int32, np.int64
     runtime().launch(name, grid, (
         a.array, b.array, out.array, _NULL if bias is None else bias,
@@ -353,65 +289,25 @@ def avg_pool2d_backward(gy, g, count_include_pad=True):
                  tail=(np.int32(bool(count_include_pad)),))
 
 
-# ---- optimizer updates: one fused element-wise kernel each (cupy.ElementwiseKernel)
+# ---- optimizer updates: one fused kernel each (optim.cu), on flat contiguous arrays
 
-_elementwise = {}
-
-
-def _fused(name, params_in, params_out, body):
-    kernel = _elementwise.get(name)
-    if kernel is None:
-        import cupy
-        kernel = cupy.ElementwiseKernel(params_in, params_out, body, "autograd_" + name)
-        _elementwise[name] = kernel
-    return kernel
+def _scalars(dtype, *values):
+    return tuple(dtype.type(v) for v in values)
 
 
 def sgd_update(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first):
-    if not momentum:
-        _fused("sgd", "T g, T lr, T wd", "T p", "p -= lr * (g + wd * p);")(g, lr, weight_decay, p)
-        return
-    _fused("sgd_momentum", "T g, T lr, T mom, T damp, T wd, bool nesterov, bool first",
-           "T p, T buf", """
-        T d = g + wd * p;
-        buf = first ? d : mom * buf + (1 - damp) * d;
-        p -= lr * (nesterov ? d + mom * buf : buf);
-        """)(g, lr, momentum, dampening, weight_decay, bool(nesterov), bool(first), p, buf)
-
-
-_ADAM_BODY = """
-    T gi = decoupled ? g : g + wd * p;
-    if (decoupled) p -= lr * wd * p;
-    m = b1 * m + (1 - b1) * gi;
-    v = b2 * v + (1 - b2) * gi * gi;
-    %s
-    p -= lr * (m / bc1) / (sqrt(%s / bc2) + eps);
-"""
+    runtime().launch("sgd_update_" + _suffix(p.dtype), _blocks(p.size), (
+        p, g, buf, np.int64(p.size)) + _scalars(p.dtype, lr, momentum, dampening, weight_decay)
+        + (np.int32(bool(nesterov)), np.int32(bool(first))))
 
 
 def adam_update(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, step):
     bc1, bc2 = 1 - beta1 ** step, 1 - beta2 ** step
-    args = (g, lr, beta1, beta2, eps, weight_decay, bool(decoupled), bc1, bc2)
-    params = "T g, T lr, T b1, T b2, T eps, T wd, bool decoupled, T bc1, T bc2"
-    if amsgrad:
-        _fused("adam_amsgrad", params, "T p, T m, T v, T vmax",
-               _ADAM_BODY % ("if (v > vmax) vmax = v;", "vmax"))(*args, p, m, v, vmax)
-    else:
-        _fused("adam", params, "T p, T m, T v", _ADAM_BODY % ("", "v"))(*args, p, m, v)
+    runtime().launch("adam_update_" + _suffix(p.dtype), _blocks(p.size), (
+        p, g, m, v, vmax, np.int64(p.size)) + _scalars(p.dtype, lr, beta1, beta2, eps, weight_decay)
+        + (np.int32(bool(decoupled)), np.int32(bool(amsgrad))) + _scalars(p.dtype, bc1, bc2))
 
 
 def rmsprop_update(p, g, sq, buf, lr, alpha, eps, weight_decay, momentum):
-    body = """
-        T gi = g + wd * p;
-        sq = alpha * sq + (1 - alpha) * gi * gi;
-        T step = gi / (sqrt(sq) + eps);
-        %s
-        p -= lr * step;
-    """
-    args = (g, lr, alpha, eps, weight_decay)
-    params = "T g, T lr, T alpha, T eps, T wd"
-    if momentum:
-        _fused("rmsprop_momentum", params + ", T mom", "T p, T sq, T buf",
-               body % "buf = mom * buf + step; step = buf;")(*args, momentum, p, sq, buf)
-    else:
-        _fused("rmsprop", params, "T p, T sq", body % "")(*args, p, sq)
+    runtime().launch("rmsprop_update_" + _suffix(p.dtype), _blocks(p.size), (
+        p, g, sq, buf, np.int64(p.size)) + _scalars(p.dtype, lr, alpha, eps, weight_decay, momentum))

@@ -82,7 +82,7 @@ __device__ __forceinline__ void double_buffered(int K, int BK, Load load, Store 
 template <typename T, int BM, int BN, int BK, int TM, int TN, bool TA, bool TB>
 __device__ __forceinline__ void gemm_simt(const T* __restrict__ A, const T* __restrict__ B,
                                           T* __restrict__ C, const T* __restrict__ bias,
-                                          const GemmArgs p, const int z) {
+                                          const GemmArgs p, const int z, const int tm) {
     const int VEC = Vec16<T>::n;
     const int NT = (BM / TM) * (BN / TN);
     static_assert(BM * BK == NT * VEC && BN * BK == NT * VEC, "one 16-byte load per thread per tile");
@@ -94,7 +94,7 @@ __device__ __forceinline__ void gemm_simt(const T* __restrict__ A, const T* __re
     A += (i64)(z % p.modA) * p.sA;
     B += (i64)(z % p.modB) * p.sB;
     C += (i64)(z % p.modC) * p.sC;
-    const int bm = blockIdx.y * BM, bn = blockIdx.x * BN;
+    const int bm = tm * BM, bn = blockIdx.x * BN;
     const int tid = threadIdx.x;
     const int tx = tid % (BN / TN), ty = tid / (BN / TN);
 
@@ -165,7 +165,7 @@ __device__ __forceinline__ void put(u32* row, int k, float v) {
 template <bool BF16, bool TA, bool TB>
 __device__ __forceinline__ void gemm_mma(const float* __restrict__ A, const float* __restrict__ B,
                                          float* __restrict__ C, const float* __restrict__ bias,
-                                         const GemmArgs p, const int z) {
+                                         const GemmArgs p, const int z, const int tm) {
     const int BM = 128, BN = 128, KW = 16, ROW = 20, NT = 256;
     const int BK = BF16 ? 2 * KW : KW;                  // k values per tile
     const int LOADS = BM * BK / (NT * 4);               // float4 runs per thread per operand
@@ -175,7 +175,7 @@ __device__ __forceinline__ void gemm_mma(const float* __restrict__ A, const floa
     A += (i64)(z % p.modA) * p.sA;
     B += (i64)(z % p.modB) * p.sB;
     C += (i64)(z % p.modC) * p.sC;
-    const int bm = blockIdx.y * BM, bn = blockIdx.x * BN;
+    const int bm = tm * BM, bn = blockIdx.x * BN;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int wm = (warp >> 2) * 64, wn = (warp & 3) * 32;
     const int g = lane >> 2, t4 = lane & 3;
@@ -260,22 +260,25 @@ __device__ __forceinline__ void gemm_mma(const float* __restrict__ A, const floa
 // ---- entry points: one per dtype / precision and transpose combination.
 #define GEMM_ARGS(T) const T* A, const T* B, T* C, const T* bias, int M, int N, int K, \
     int lda, int ldb, int ldc, int batch, i64 sA, int modA, i64 sB, int modB, i64 sC, int modC, int bias_mod
-// gridDim.z is capped at 65535, so blocks step through larger batches.
-// Each pass ends on the main loop's barrier, so shared tiles are free again.
-#define BATCH_LOOP for (int z = blockIdx.z; z < batch; z += gridDim.z)
+// gridDim.y and gridDim.z are capped at 65535, so blocks step through more row
+// tiles (tall products) and larger batches. Each pass ends on the main loop's
+// barrier, so shared tiles are free again.
 #define GEMM_PACK GemmArgs{M, N, K, lda, ldb, ldc, sA, sB, sC, modA, modB, modC, bias_mod}
 
-// One entry point: NAME_<ta><tb>, e.g. gemm_f32_nt (B transposed).
-#define GEMM_ENTRY(NAME, SUFFIX, T, CALL)                                              \
+// One entry point: NAME_<ta><tb>, e.g. gemm_f32_nt (B transposed); BM rows per tile.
+#define GEMM_ENTRY(NAME, SUFFIX, T, BM, CALL)                                          \
     extern "C" __global__ void __launch_bounds__(256) NAME##_##SUFFIX(GEMM_ARGS(T)) {  \
-        BATCH_LOOP CALL(A, B, C, bias, GEMM_PACK, z);                                  \
+        const int mtiles = (M - 1) / (BM) + 1;                                         \
+        for (int z = blockIdx.z; z < batch; z += gridDim.z)                            \
+            for (int tm = blockIdx.y; tm < mtiles; tm += gridDim.y)                    \
+                CALL(A, B, C, bias, GEMM_PACK, z, tm);                                 \
     }
 #define SIMT(T, BM, BN, BK, TM, TN, TA, TB) gemm_simt<T, BM, BN, BK, TM, TN, TA, TB>
 #define SIMT_KERNELS(NAME, T, BM, BN, BK, TM, TN)                                      \
-    GEMM_ENTRY(NAME, nn, T, (SIMT(T, BM, BN, BK, TM, TN, false, false)))               \
-    GEMM_ENTRY(NAME, nt, T, (SIMT(T, BM, BN, BK, TM, TN, false, true)))                \
-    GEMM_ENTRY(NAME, tn, T, (SIMT(T, BM, BN, BK, TM, TN, true, false)))                \
-    GEMM_ENTRY(NAME, tt, T, (SIMT(T, BM, BN, BK, TM, TN, true, true)))
+    GEMM_ENTRY(NAME, nn, T, BM, (SIMT(T, BM, BN, BK, TM, TN, false, false)))           \
+    GEMM_ENTRY(NAME, nt, T, BM, (SIMT(T, BM, BN, BK, TM, TN, false, true)))            \
+    GEMM_ENTRY(NAME, tn, T, BM, (SIMT(T, BM, BN, BK, TM, TN, true, false)))            \
+    GEMM_ENTRY(NAME, tt, T, BM, (SIMT(T, BM, BN, BK, TM, TN, true, true)))
 
 // float: 128 x 128 x 8 tiles, 8 x 8 per thread. double: 64 x 64 x 8, 4 x 4 per
 // thread, so that each thread still moves one 16-byte run (two doubles) per tile.
@@ -284,10 +287,10 @@ SIMT_KERNELS(gemm_f64, double, 64, 64, 8, 4, 4)
 
 #ifndef AUTOGRAD_NO_MMA   // mma.sync needs sm_80 or newer
 #define MMA_KERNELS(NAME, BF16)                                                        \
-    GEMM_ENTRY(NAME, nn, float, (gemm_mma<BF16, false, false>))                        \
-    GEMM_ENTRY(NAME, nt, float, (gemm_mma<BF16, false, true>))                         \
-    GEMM_ENTRY(NAME, tn, float, (gemm_mma<BF16, true, false>))                         \
-    GEMM_ENTRY(NAME, tt, float, (gemm_mma<BF16, true, true>))
+    GEMM_ENTRY(NAME, nn, float, 128, (gemm_mma<BF16, false, false>))                   \
+    GEMM_ENTRY(NAME, nt, float, 128, (gemm_mma<BF16, false, true>))                    \
+    GEMM_ENTRY(NAME, tn, float, 128, (gemm_mma<BF16, true, false>))                    \
+    GEMM_ENTRY(NAME, tt, float, 128, (gemm_mma<BF16, true, true>))
 
 MMA_KERNELS(gemm_tf32, false)
 MMA_KERNELS(gemm_bf16, true)

@@ -1,0 +1,218 @@
+"""Compiling the CUDA sources with NVRTC and launching them through CuPy.
+
+Three parts, so that everything but the hardware runs (and is tested) anywhere:
+
+- :func:`build` turns the translation unit into a GPU image for one compute
+  capability with NVRTC (CuPy's copy of the library), cached on disk. It needs
+  NVRTC, not a GPU, so CI compiles every kernel with exactly these options.
+- :class:`CupyDriver` is all that touches a GPU: which device is current, its
+  compute capability, loading an image, launching a function. The tests put a
+  fake of exactly this interface in its place.
+- :class:`CupyRuntime` ties them together: one module per device, functions
+  looked up once, every launch's grid checked against the hardware limits.
+"""
+import contextlib
+import hashlib
+import os
+import tempfile
+import threading
+
+SOURCE_DIR = os.path.dirname(os.path.abspath(__file__))
+SOURCES = ("gemm.cu", "conv.cu", "pool.cu", "optim.cu")
+THREADS = 256                          # every kernel runs 256-thread blocks
+MAX_GRID = (2 ** 31 - 1, 65535, 65535)
+MMA_ARCH = 80                          # mma.sync (the TF32/BF16 GEMMs) needs sm_80
+
+
+def translation_unit():
+    """All sources as one string, ``common.cuh`` pasted once at the top.
+
+    Pasting (rather than ``#include``) makes the cache key cover every file, so an
+    edited header can never be served from a stale cache, and NVRTC needs no
+    include path.
+    """
+    def read(name):
+        with open(os.path.join(SOURCE_DIR, name)) as f:
+            return f.read()
+    body = [read(name).replace('#include "common.cuh"', "") for name in SOURCES]
+    return "\n".join([read("common.cuh").replace("#pragma once", "")] + body)
+
+
+def _nvrtc():
+    from cupy_backends.cuda.libs import nvrtc
+    return nvrtc
+
+
+def nvrtc_options(cc, supported):
+    """``(options, target, arch)`` for a GPU of compute capability ``cc`` (e.g. 90).
+
+    SASS for the GPU itself when this NVRTC knows it; otherwise PTX for the newest
+    architecture it knows below the GPU, which the driver compiles on load. The
+    tensor-core GEMMs are built only where the target has mma.sync.
+    """
+    if cc in supported:
+        target, arch = "cubin", cc
+    else:
+        older = [a for a in supported if a < cc]
+        if not older:
+            raise RuntimeError("NVRTC builds for sm_%d to sm_%d; this GPU is sm_%d"
+                               % (min(supported), max(supported), cc))
+        target, arch = "ptx", max(older)
+    options = ["-std=c++17", "--gpu-architecture=%s_%d" % ("sm" if target == "cubin" else
+                                                          "compute", arch)]
+    if arch < MMA_ARCH:
+        options.append("-DAUTOGRAD_NO_MMA")
+    return tuple(options), target, arch
+
+
+def compile_unit(source, options, target):
+    """NVRTC: ``source`` to a cubin or PTX image (bytes) and the compiler's log."""
+    nvrtc = _nvrtc()
+    prog = nvrtc.createProgram(source, "autograd_kernels.cu", [], [])
+    try:
+        try:
+            nvrtc.compileProgram(prog, list(options))
+        except nvrtc.NVRTCError as exc:
+            raise RuntimeError("NVRTC could not compile the CUDA kernels with %s: %s\n%s"
+                               % (" ".join(options), exc, nvrtc.getProgramLog(prog))) from exc
+        log = nvrtc.getProgramLog(prog)
+        image = nvrtc.getCUBIN(prog) if target == "cubin" else nvrtc.getPTX(prog)
+    finally:
+        nvrtc.destroyProgram(prog)
+    return bytes(image), log
+
+
+def cache_dir():
+    """Where built images are kept: ``$AUTOGRAD_KERNEL_CACHE``, else the user's cache."""
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.environ.get("AUTOGRAD_KERNEL_CACHE") or os.path.join(root, "tapegrad", "kernels")
+
+
+class Build:
+    """One built image: its bytes, the options and target NVRTC used, and whether
+    it holds the tensor-core kernels."""
+
+    __slots__ = ("image", "options", "target", "arch", "mma", "cached")
+
+    def __init__(self, image, options, target, arch, cached):
+        self.image, self.options, self.target, self.arch = image, options, target, arch
+        self.mma = arch >= MMA_ARCH
+        self.cached = cached
+
+
+def build(cc):
+    """The translation unit built for compute capability ``cc``, from the disk cache
+    when this exact source, options and NVRTC built it before (a few seconds saved
+    per process and device). An unwritable cache only costs the rebuild."""
+    nvrtc = _nvrtc()
+    version = tuple(nvrtc.getVersion())
+    options, target, arch = nvrtc_options(cc, tuple(int(a) for a in nvrtc.getSupportedArchs()))
+    source = translation_unit()
+    key = hashlib.sha256(repr((source, options, target, version)).encode()).hexdigest()[:32]
+    path = os.path.join(cache_dir(), "%s.%s" % (key, target))
+    try:
+        with open(path, "rb") as f:
+            return Build(f.read(), options, target, arch, cached=True)
+    except OSError:
+        pass
+    image, _ = compile_unit(source, options, target)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".part-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(image)
+        os.replace(tmp, path)            # atomic: a reader sees all of it or nothing
+    except OSError:
+        pass
+    return Build(image, options, target, arch, cached=False)
+
+
+class CupyDriver:
+    """The hardware, through CuPy: the only code here that needs a GPU."""
+
+    def __init__(self):
+        import cupy
+        self.cupy = cupy
+
+    def current_device(self):
+        return self.cupy.cuda.runtime.getDevice()
+
+    def compute_capability(self, device):
+        return int(self.cupy.cuda.Device(device).compute_capability)
+
+    def load(self, image):
+        module = self.cupy.cuda.function.Module()
+        module.load(image)
+        return module
+
+    def function(self, module, name):
+        return module.get_function(name)
+
+    def launch(self, function, grid, block, args):
+        function(grid, block, args)      # on CuPy's current stream
+
+
+class _Loaded:
+    __slots__ = ("module", "build")
+
+    def __init__(self, module, build_):
+        self.module, self.build = module, build_
+
+
+class CupyRuntime:
+    """Builds the kernels once per device and launches them on the current one."""
+
+    def __init__(self, driver=None):
+        self.driver = driver if driver is not None else CupyDriver()
+        self._loaded = {}        # device -> _Loaded
+        self._functions = {}     # (device, kernel name) -> driver function
+        self._lock = threading.Lock()
+
+    def _on(self, device):
+        loaded = self._loaded.get(device)
+        if loaded is None:
+            with self._lock:      # two threads must not both spend seconds in NVRTC
+                loaded = self._loaded.get(device)
+                if loaded is None:
+                    b = build(self.driver.compute_capability(device))
+                    loaded = self._loaded[device] = _Loaded(self.driver.load(b.image), b)
+        return loaded
+
+    def build(self):
+        """What was built for the current device (options, target, tensor cores)."""
+        return self._on(self.driver.current_device()).build
+
+    def supports_mma(self):
+        return self.build().mma
+
+    def launch(self, name, grid, args):
+        device = self.driver.current_device()
+        fn = self._functions.get((device, name))
+        if fn is None:   # looked up once: launches are on every op's hot path
+            fn = self._functions[(device, name)] = self.driver.function(
+                self._on(device).module, name)
+        if not (1 <= len(grid) <= 3 and all(type(n) is int and 1 <= n <= m
+                                            for n, m in zip(grid, MAX_GRID))):
+            raise ValueError("kernel %s: grid %s is outside the CUDA limits %s"
+                             % (name, grid, MAX_GRID))
+        self.driver.launch(fn, grid, (THREADS,), args)
+
+
+_runtime = [None]
+
+
+def runtime():
+    if _runtime[0] is None:
+        _runtime[0] = CupyRuntime()
+    return _runtime[0]
+
+
+@contextlib.contextmanager
+def use_runtime(rt):
+    """Launch through ``rt`` inside the block (the tests' emulator and fake driver)."""
+    prev = _runtime[0]
+    _runtime[0] = rt
+    try:
+        yield rt
+    finally:
+        _runtime[0] = prev
