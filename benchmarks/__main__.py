@@ -42,12 +42,13 @@ def main(argv=None):
     if args.device in ("cpu", "all"):
         devices.append("cpu")
     if args.device in ("cuda", "all"):
-        if ag.cuda.is_available():
+        gpu = ag.cuda.is_available()
+        if gpu:
             devices.append("cuda")
         elif args.device == "cuda":
-            parser.error("--device cuda: no usable GPU (CuPy and an NVIDIA GPU are needed)")
+            parser.error("--device cuda: no usable GPU: " + gpu.reason)
         else:
-            skipped.append("cuda: no usable GPU here (CuPy and an NVIDIA GPU are needed)")
+            skipped.append("cuda: no usable GPU here: " + gpu.reason)
     if torch is None:
         skipped.append("torch: not installed (pip install torch) or --no-torch")
 

@@ -15,6 +15,24 @@ def matmul(a, b):
     return np.matmul(a, b)
 
 
+# What the tensor-core GEMMs do to float32 operands before multiplying (their
+# products and sums are exact / float32): TF32 keeps 10 mantissa bits, rounding
+# to nearest with ties away from zero (cvt.rna); BF16 keeps 7, ties to even.
+
+def round_tf32(a):
+    bits = np.asarray(a, np.float32).view(np.uint32)
+    return ((bits + np.uint32(0x1000)) & np.uint32(0xFFFFE000)).view(np.float32)
+
+
+def round_bf16(a):
+    bits = np.asarray(a, np.float32).view(np.uint32).astype(np.uint64)
+    bits = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16 << 16
+    return bits.astype(np.uint32).view(np.float32)
+
+
+MATMUL_INPUT_ROUNDING = {"highest": np.asarray, "high": round_tf32, "medium": round_bf16}
+
+
 # ---- convolution ---------------------------------------------------------------
 
 def _pad(x, top, bottom, left, right, value=0):

@@ -62,3 +62,27 @@ def test_unknown_section_is_refused(capsys):
     with pytest.raises(SystemExit):
         bench.main(["--only", "kernels,nonsense"])
     assert "nonsense" in capsys.readouterr().err
+
+
+def test_the_proof_kits_kernel_cases_pass_on_the_emulator():
+    """Every kernel case the GPU proof kit runs (under compute-sanitizer too) passes
+    on the emulator, so the case list cannot rot between GPU sessions."""
+    import io
+
+    import cuda_emulator
+    from benchmarks import kernel_cases
+    if cuda_emulator.compiler() is None:
+        pytest.skip("no C++ compiler for the CUDA emulator")
+    rows = kernel_cases.run_all(emulate=True, out=io.StringIO())
+    kinds = {name.split()[0] for name, _, _ in rows}
+    assert kinds == {"matmul", "conv2d", "max/avg", "sgd", "adamw", "rmsprop"}
+    assert all(ok for _, _, ok in rows), [r for r in rows if not r[2]]
+
+
+def test_the_proof_kit_table_and_failure_rules():
+    from benchmarks import gpu_proof
+    step = gpu_proof.Step("cuda tests")
+    step.status, step.detail = "passed", "a | b"
+    assert "| cuda tests | passed | 0.0 | a / b |" in gpu_proof._table([step])
+    assert gpu_proof._pytest_counts("x\n3 passed, 2 skipped in 1s") == "3 passed, 2 skipped"
+    assert gpu_proof._pytest_counts("") == "no summary line"

@@ -74,18 +74,7 @@ def precision():
     KC.set_float32_matmul_precision("highest")
 
 
-def _round_tf32(a):
-    bits = np.asarray(a, np.float32).view(np.uint32)
-    return ((bits + np.uint32(0x1000)) & np.uint32(0xFFFFE000)).view(np.float32)
-
-
-def _round_bf16(a):
-    bits = np.asarray(a, np.float32).view(np.uint32).astype(np.uint64)
-    bits = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16 << 16
-    return bits.astype(np.uint32).view(np.float32)
-
-
-ROUNDING = {"highest": lambda a: a, "high": _round_tf32, "medium": _round_bf16}
+ROUNDING = R.MATMUL_INPUT_ROUNDING
 
 
 def _check_matmul(dev, a, b, dtype, mode="highest"):
@@ -188,8 +177,8 @@ def test_conv_without_bias_and_with_tensor_cores(dev, precision):
     np.testing.assert_allclose(dev.get(y), R.conv2d_forward(x, w, None, g)[0], rtol=1e-5, atol=1e-5)
     precision("high")
     y, _ = KC.conv2d_forward(dev.put(x), dev.put(w), None, g)
-    want, _ = R.conv2d_forward(_round_tf32(x).astype(np.float64),
-                               _round_tf32(w).astype(np.float64), None, g)
+    want, _ = R.conv2d_forward(R.round_tf32(x).astype(np.float64),
+                               R.round_tf32(w).astype(np.float64), None, g)
     np.testing.assert_allclose(dev.get(y), want, rtol=1e-5, atol=1e-5)
 
 
