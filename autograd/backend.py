@@ -7,7 +7,7 @@ Array-module selection and GPU detection belong to the kernel layer
 import numpy as np
 
 from .kernels import device as _kdevice
-from .kernels.device import array_module, cuda_status, cupy_or_raise, device_scope  # noqa: F401
+from .kernels.device import array_module, cuda_status, cupy_or_raise  # noqa: F401
 
 
 class Device:

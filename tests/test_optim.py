@@ -192,3 +192,24 @@ def test_gradient_clipping():
     a.grad = ag.tensor([-3.0])
     optim.clip_grad_value_([a], 0.5)
     assert a.grad.item() == -0.5
+
+
+@pytest.mark.parametrize("make", [
+    lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9), lambda ps: optim.Adam(ps, lr=0.1),
+    lambda ps: optim.AdamW(ps, lr=0.1), lambda ps: optim.RMSprop(ps, lr=0.1, momentum=0.5)])
+def test_a_strided_parameter_is_updated_in_place(make):
+    """A parameter whose array is a transposed view (weights ported as w.T) gets the
+    same update as a contiguous one, in its own memory (it used to be skipped)."""
+    base = np.arange(12, dtype=np.float32).reshape(3, 4)
+    strided = ag.zeros(4, 3, requires_grad=True)
+    strided.data = base.T                      # a view, not C-contiguous
+    plain = ag.tensor(base.T.copy(), requires_grad=True)
+    opts = [make([strided]), make([plain])]
+    for _ in range(2):
+        for p, o in zip((strided, plain), opts):
+            o.zero_grad()
+            (p * p).sum().backward()
+            o.step()
+    np.testing.assert_allclose(strided.numpy(), plain.numpy(), rtol=1e-6)
+    assert np.shares_memory(strided.data, base)
+    np.testing.assert_array_equal(base.T, strided.numpy())
