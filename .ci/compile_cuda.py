@@ -4,6 +4,7 @@ error or warning, and on any register spill (ptxas -v). Skips when nvcc is absen
     python .ci/compile_cuda.py [--verbose]
 """
 import glob
+import importlib.util
 import os
 import re
 import shutil
@@ -23,12 +24,15 @@ def main(verbose=False):
     sources = sorted(glob.glob(os.path.join(root, "*.cu")))
     failed = False
     with tempfile.TemporaryDirectory() as tmp:
-        # ... and the single translation unit that NVRTC compiles at run time
-        sys.path.insert(0, os.path.join(root, "..", ".."))
-        from autograd.kernels.cuda import translation_unit
+        # ... and the single translation unit that NVRTC compiles at run time (read by
+        # the runtime module alone: this runs before anything, numpy included, is installed)
+        spec = importlib.util.spec_from_file_location(
+            "cupy_runtime", os.path.join(root, "cupy_runtime.py"))
+        runtime = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(runtime)
         unit = os.path.join(tmp, "translation_unit.cu")
         with open(unit, "w") as f:
-            f.write(translation_unit())
+            f.write(runtime.translation_unit())
         sources.append(unit)
         for src in sources:
             for arch in ARCHS:
