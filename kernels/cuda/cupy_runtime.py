@@ -104,9 +104,11 @@ def build(cc):
     """The translation unit built for compute capability ``cc``, from the disk cache
     when this exact source, options and NVRTC built it before (a few seconds saved
     per process and device). An unwritable cache only costs the rebuild."""
-    nvrtc = _nvrtc()
-    version = tuple(nvrtc.getVersion())
-    options, target, arch = nvrtc_options(cc, tuple(int(a) for a in nvrtc.getSupportedArchs()))
+    from ..device import nvrtc_status   # here: CI reads translation_unit() from this file alone
+    ok, version, supported = nvrtc_status()
+    if not ok:
+        raise RuntimeError(ok.reason)
+    options, target, arch = nvrtc_options(cc, supported)
     source = translation_unit()
     key = hashlib.sha256(repr((source, options, target, version)).encode()).hexdigest()[:32]
     path = os.path.join(cache_dir(), "%s.%s" % (key, target))
@@ -116,15 +118,23 @@ def build(cc):
     except OSError:
         pass
     image, _ = compile_unit(source, options, target)
+    _store(path, image)
+    return Build(image, options, target, arch, cached=False)
+
+
+def _store(path, image):
+    """Write atomically (a reader sees all of it or nothing); on any failure leave
+    no partial file behind and carry on uncached."""
+    tmp = None
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".part-")
         with os.fdopen(fd, "wb") as f:
             f.write(image)
-        os.replace(tmp, path)            # atomic: a reader sees all of it or nothing
+        os.replace(tmp, path)
     except OSError:
-        pass
-    return Build(image, options, target, arch, cached=False)
+        if tmp is not None and os.path.exists(tmp):
+            os.remove(tmp)
 
 
 class CupyDriver:
