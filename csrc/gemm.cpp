@@ -507,9 +507,13 @@ int max_threads() {
 DenseC dense_of(py::array c) {
   const View vc = view_of(c, "C");
   if (!c.writeable()) throw std::invalid_argument("gemm: C is read-only");
-  if (vc.cs != 1 && c.shape(2) > 1)
-    throw std::invalid_argument("gemm: C's rows must be contiguous, got strides " +
-                                std::to_string(vc.rs) + ", " + std::to_string(vc.cs));
+  // Threads write C in parallel: its rows must be contiguous and no two
+  // elements may share memory (a writeable as_strided view could).
+  const i64 m = c.shape(1), n = c.shape(2);
+  if ((vc.cs != 1 && n > 1) || (m > 1 && vc.rs < n) || (vc.batch > 1 && vc.bs < (m - 1) * vc.rs + n))
+    throw std::invalid_argument("gemm: C must have contiguous, non-overlapping rows, got shape " +
+                                shape_str(c) + " and element strides (" + std::to_string(vc.bs) +
+                                ", " + std::to_string(vc.rs) + ", " + std::to_string(vc.cs) + ")");
   return DenseC{static_cast<float *>(c.mutable_data()), vc.batch, vc.bs, vc.rs};
 }
 
@@ -554,7 +558,7 @@ void gemm(py::array a, py::array b, py::array c, py::object bias, const std::str
 
 void gemm_im2col(py::array a, py::array x, py::array c, py::sequence geometry, py::object bias,
                  bool transposed, const std::string &kernel) {
-  const csrc::Conv g = csrc::conv_of(geometry);
+  const csrc::Conv g = csrc::conv_of(geometry, "gemm_im2col");
   check_image(g, x, "gemm_im2col: x");
   const DenseC out = dense_of(c);
   const i64 rows = im2col_rows(g), cols = g.oh * g.ow;
@@ -568,7 +572,7 @@ void gemm_im2col(py::array a, py::array x, py::array c, py::sequence geometry, p
 
 void gemm_col2im(py::array a, py::array b, py::array x, py::sequence geometry,
                  const std::string &kernel) {
-  const csrc::Conv g = csrc::conv_of(geometry);
+  const csrc::Conv g = csrc::conv_of(geometry, "gemm_col2im");
   check_image(g, x, "gemm_col2im: x");
   if (!x.writeable()) throw std::invalid_argument("gemm_col2im: x is read-only");
   const View vb = view_of(b, "B");

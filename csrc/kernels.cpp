@@ -147,9 +147,9 @@ void max_pool_row(const T *row, Pos base, i64 sw, i64 lo, i64 hi, T *b, Pos *at)
   }
 }
 
-template <typename T>
+// Pos: int32 for float32 planes that fit (a float lane wide), int64 otherwise.
+template <typename T, typename Pos>
 void max_pool_fwd_impl(const T *x, T *y, i64 *idx, const Pool &g) {
-  using Pos = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
   const i64 planes = g.n * g.c;
 #pragma omp parallel
   {
@@ -165,8 +165,10 @@ void max_pool_fwd_impl(const T *x, T *y, i64 *idx, const Pool &g) {
           best[ox] = -std::numeric_limits<T>::infinity();
           where[ox] = Pos(ya * g.w + std::max<i64>(ox * g.sw - g.pl, 0));
         }
+        // only the window columns that reach the row for some output column
+        const i64 ja = std::max<i64>(0, g.pl - (g.ow - 1) * g.sw), jb = std::min(g.kw, g.pl + g.w);
         for (i64 iy = ya; iy < yb; ++iy)
-          for (i64 j = 0; j < g.kw; ++j) {
+          for (i64 j = ja; j < jb; ++j) {
             // the output columns whose window column j lands inside the row
             const i64 off = j - g.pl;
             const i64 lo = off >= 0 ? 0 : (-off + g.sw - 1) / g.sw;
@@ -267,7 +269,10 @@ py::tuple max_pool_fwd_t(py::array x, const Pool &g) {
   i64 *arg = idx.mutable_data();
   {
     py::gil_scoped_release nogil;
-    max_pool_fwd_impl<T>(src, out, arg, g);
+    if (sizeof(T) == 4 && g.h * g.w <= std::numeric_limits<int32_t>::max())
+      max_pool_fwd_impl<T, int32_t>(src, out, arg, g);
+    else
+      max_pool_fwd_impl<T, int64_t>(src, out, arg, g);
   }
   return py::make_tuple(y, idx);
 }
@@ -331,33 +336,33 @@ auto by_dtype(const py::array &a, const char *what, F32 f32, F64 f64) {
 
 void register_kernels(py::module_ &m) {
   m.def("im2col", [](py::array x, py::sequence geom) {
-    Conv g = conv_of(geom);
+    Conv g = conv_of(geom, "im2col");
     return by_dtype(x, "im2col", [&] { return im2col_t<float>(x, g); },
                     [&] { return im2col_t<double>(x, g); });
   }, py::arg("x"), py::arg("geometry"),
      "im2col of an NCHW image into (N, C*KH*KW, OH*OW).");
   m.def("col2im", [](py::array cols, py::sequence geom) {
-    Conv g = conv_of(geom);
+    Conv g = conv_of(geom, "col2im");
     return by_dtype(cols, "col2im", [&] { return col2im_t<float>(cols, g); },
                     [&] { return col2im_t<double>(cols, g); });
   }, py::arg("cols"), py::arg("geometry"), "Fold an im2col buffer back, adding overlaps.");
   m.def("max_pool2d_forward", [](py::array x, py::sequence geom) {
-    Pool g = pool_of(geom);
+    Pool g = pool_of(geom, "max_pool2d");
     return by_dtype(x, "max_pool2d", [&] { return max_pool_fwd_t<float>(x, g); },
                     [&] { return max_pool_fwd_t<double>(x, g); });
   }, py::arg("x"), py::arg("geometry"));
   m.def("max_pool2d_backward", [](py::array gy, py::array idx, py::sequence geom) {
-    Pool g = pool_of(geom);
+    Pool g = pool_of(geom, "max_pool2d backward");
     return by_dtype(gy, "max_pool2d backward", [&] { return max_pool_bwd_t<float>(gy, idx, g); },
                     [&] { return max_pool_bwd_t<double>(gy, idx, g); });
   }, py::arg("grad"), py::arg("indices"), py::arg("geometry"));
   m.def("avg_pool2d_forward", [](py::array x, py::sequence geom, bool include_pad) {
-    Pool g = pool_of(geom);
+    Pool g = pool_of(geom, "avg_pool2d");
     return by_dtype(x, "avg_pool2d", [&] { return avg_pool_fwd_t<float>(x, g, include_pad); },
                     [&] { return avg_pool_fwd_t<double>(x, g, include_pad); });
   }, py::arg("x"), py::arg("geometry"), py::arg("count_include_pad") = true);
   m.def("avg_pool2d_backward", [](py::array gy, py::sequence geom, bool include_pad) {
-    Pool g = pool_of(geom);
+    Pool g = pool_of(geom, "avg_pool2d backward");
     return by_dtype(gy, "avg_pool2d backward",
                     [&] { return avg_pool_bwd_t<float>(gy, g, include_pad); },
                     [&] { return avg_pool_bwd_t<double>(gy, g, include_pad); });

@@ -83,6 +83,13 @@ def _cpu_impl(kernel):
     raise LookupError(kernel)
 
 
+def implemented_by(kernel):
+    """The CPU backends present here that have their own ``kernel`` (a forced
+    backend without one runs the NumPy reference instead)."""
+    return [name for name in CPU_BACKENDS
+            if _load(name) is not None and getattr(_load(name), kernel, None) is not None]
+
+
 def which(kernel):
     """Name of the backend that would run ``kernel`` on a NumPy array now."""
     fn = _cpu_impl(kernel)

@@ -2,7 +2,20 @@
 
 Shared by every backend so that they all accept, and refuse, the same things.
 """
+import math
 from typing import NamedTuple
+
+# Element counts past this cannot be an array (bytes of float64, with room); the
+# C++ extension refuses the same products (csrc/kernels.h).
+MAX_ELEMENTS = (2 ** 63 - 1) // 16
+
+
+def _check_sizes(op, **shapes):
+    for what, shape in shapes.items():
+        if math.prod(shape) > MAX_ELEMENTS:
+            raise ValueError("%s: the %s would have shape %s, %d elements, more than any array "
+                             "can hold" % (op, what.replace("_", " "), tuple(shape),
+                                           math.prod(shape)))
 
 
 def _pair(v, name):
@@ -117,6 +130,8 @@ def conv_geometry(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1):
                                                    (h + pt + pb, w + pl + pr), tuple(x_shape)))
     oh = (h + pt + pb - ekh) // sh + 1
     ow = (w + pl + pr - ekw) // sw + 1
+    _check_sizes("conv2d", output=(n, o, oh, ow), im2col_matrix=(n, c * kh * kw, oh * ow),
+                 weight=(o, cg, kh, kw))
     return ConvGeometry(n, c, h, w, o, kh, kw, sh, sw, pt, pb, pl, pr, dh, dw, groups, oh, ow)
 
 
@@ -171,5 +186,6 @@ def pool_geometry(x_shape, kernel_size, stride=None, padding=0, ceil_mode=False)
                          % ((kh, kw), (h + pt + pb, w + pl + pr), tuple(x_shape)))
     oh = _pool_out(h, kh, sh, pt, pb, ceil_mode)
     ow = _pool_out(w, kw, sw, pl, pr, ceil_mode)
+    _check_sizes("pool2d", output=(n, c, oh, ow), window=(kh, kw))
     return PoolGeometry(n, c, h, w, kh, kw, sh, sw, pt, pb, pl, pr, oh, ow)
 

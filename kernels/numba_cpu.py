@@ -11,6 +11,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from .reference import avg_pool2d_divisor, check_pool_indices
+
 _jit = dict(cache=True, nogil=True)
 
 
@@ -134,7 +136,14 @@ def _avg_pool_bwd(gy, gx, div, kh, kw, sh, sw, pt, pl):
                         gx[a, b, iy, ix] += share
 
 
+def _expect(a, shape, what):
+    # the loops below index without bounds checks: shapes must be the geometry's
+    if a.shape != shape:
+        raise ValueError("%s: expected shape %s, got %s" % (what, shape, a.shape))
+
+
 def max_pool2d_forward(x, g):
+    _expect(x, g.input_shape, "max_pool2d input")
     y = np.empty(g.output_shape, dtype=x.dtype)
     idx = np.empty(g.output_shape, dtype=np.int64)
     _max_pool_fwd(x, y, idx, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl)
@@ -142,13 +151,14 @@ def max_pool2d_forward(x, g):
 
 
 def max_pool2d_backward(gy, indices, g):
+    check_pool_indices(gy, indices, g)
     gx = np.zeros(g.input_shape, dtype=gy.dtype)
     _max_pool_bwd(gy, indices, gx)
     return gx
 
 
 def avg_pool2d_forward(x, g, count_include_pad=True):
-    from .reference import avg_pool2d_divisor
+    _expect(x, g.input_shape, "avg_pool2d input")
     y = np.empty(g.output_shape, dtype=x.dtype)
     div = avg_pool2d_divisor(g, count_include_pad).astype(x.dtype)
     _avg_pool_fwd(x, y, div, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl)
@@ -156,7 +166,7 @@ def avg_pool2d_forward(x, g, count_include_pad=True):
 
 
 def avg_pool2d_backward(gy, g, count_include_pad=True):
-    from .reference import avg_pool2d_divisor
+    _expect(gy, g.output_shape, "avg_pool2d gradient")
     gx = np.zeros(g.input_shape, dtype=gy.dtype)
     div = avg_pool2d_divisor(g, count_include_pad).astype(gy.dtype)
     _avg_pool_bwd(gy, gx, div, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl)

@@ -125,12 +125,32 @@ def max_pool2d_forward(x, g):
     flat = _windows(xp, g).reshape(g.n, g.c, g.oh, g.ow, g.kh * g.kw)
     k = flat.argmax(axis=-1)
     y = np.take_along_axis(flat, k[..., None], axis=-1)[..., 0]
-    ih = (np.arange(g.oh) * g.sh - g.pt)[:, None] + k // g.kw
-    iw = (np.arange(g.ow) * g.sw - g.pl)[None, :] + k % g.kw
+    y0 = (np.arange(g.oh) * g.sh - g.pt)[:, None]
+    x0 = (np.arange(g.ow) * g.sw - g.pl)[None, :]
+    ih, iw = y0 + k // g.kw, x0 + k % g.kw
+    # A window whose pixels are all -inf can "win" on a padding cell: its
+    # maximum is then its first real pixel, as in the other backends.
+    in_padding = (ih < 0) | (ih >= g.h) | (iw < 0) | (iw >= g.w)
+    if in_padding.any():
+        ih = np.where(in_padding, np.maximum(y0, 0), ih)
+        iw = np.where(in_padding, np.maximum(x0, 0), iw)
     return y, ih * g.w + iw
 
 
+def check_pool_indices(gy, indices, g):
+    """Max-pool indices must be the forward's: int64 positions inside each input plane."""
+    if gy.shape != g.output_shape or indices.shape != g.output_shape:
+        raise ValueError("max_pool2d backward: gradient %s and indices %s must both have the "
+                         "output shape %s" % (gy.shape, indices.shape, g.output_shape))
+    if indices.dtype.kind not in "iu":
+        raise TypeError("max_pool2d backward: indices must be integers, got %s" % indices.dtype)
+    if indices.size and (indices.min() < 0 or indices.max() >= g.h * g.w):
+        raise ValueError("max_pool2d backward: indices must lie in [0, %d) (an %dx%d plane), got "
+                         "[%d, %d]" % (g.h * g.w, g.h, g.w, indices.min(), indices.max()))
+
+
 def max_pool2d_backward(gy, indices, g):
+    check_pool_indices(gy, indices, g)
     plane = g.h * g.w
     flat = (indices.reshape(g.n * g.c, -1)
             + np.arange(g.n * g.c, dtype=np.int64)[:, None] * plane).ravel()

@@ -166,10 +166,24 @@ def _broadcast_batch(x, batch_shape):
 _SAVE_COLS_LIMIT = 256 << 20   # bytes; above it backward re-runs im2col from the input
 
 
+_INT32_MAX = 2 ** 31 - 1
+
+
+def _int32_args(op, g, names, extents):
+    """The geometry fields the kernels take as 32-bit ints, refused (not wrapped)
+    when they, or the extents the kernels compute from them, do not fit."""
+    for what, value in list(zip(names, (getattr(g, f) for f in names))) + list(extents.items()):
+        if value > _INT32_MAX:
+            raise ValueError("%s on the GPU: %s = %d does not fit the kernels' 32-bit indices "
+                             "(at most %d)" % (op, what, value, _INT32_MAX))
+    return tuple(np.int32(getattr(g, f)) for f in names)
+
+
 def _conv_args(g):
-    i32 = np.int32
-    return tuple(i32(v) for v in (g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl,
-                                  g.dh, g.dw, g.oh, g.ow))
+    return _int32_args("conv2d", g, ("c", "h", "w", "kh", "kw", "sh", "sw", "pt", "pl", "dh", "dw",
+                                     "oh", "ow"),
+                       {"2 * (h + padding)": 2 * (g.h + g.pt + g.pb), "2 * (w + padding)": 2 * (g.w + g.pl + g.pr),
+                        "h * w": g.h * g.w, "c * kh * kw": g.c * g.kh * g.kw})
 
 
 def _is_pointwise(g):
@@ -251,9 +265,11 @@ def conv2d_grad_weight(gy, saved, g):
 # ---- pooling ----------------------------------------------------------------------
 
 def _pool_args(g):
-    i32 = np.int32
-    return tuple(i32(v) for v in (g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.pb, g.pr,
-                                  g.oh, g.ow))
+    return _int32_args("pool2d", g, ("h", "w", "kh", "kw", "sh", "sw", "pt", "pl", "pb", "pr",
+                                     "oh", "ow"),
+                       {"h + kernel + padding": g.h + g.kh + g.pt + g.pb,
+                        "w + kernel + padding": g.w + g.kw + g.pl + g.pr, "h * w": g.h * g.w,
+                        "oh * ow": g.oh * g.ow})
 
 
 def _pool(name, src, out_shape, g, extra_out=(), extra_in=(), tail=()):

@@ -25,15 +25,6 @@ __device__ __forceinline__ u32 float_bits(float f) {
     union { float f; u32 u; } v; v.f = f; return v.u;
 }
 
-// -infinity without math.h (NVRTC has no INFINITY macro): padding in max pooling.
-template <typename T> __device__ __forceinline__ T minus_infinity();
-template <> __device__ __forceinline__ float minus_infinity<float>() {
-    union { u32 u; float f; } v; v.u = 0xff800000u; return v.f;
-}
-template <> __device__ __forceinline__ double minus_infinity<double>() {
-    union { unsigned long long u; double f; } v; v.u = 0xfff0000000000000ull; return v.f;
-}
-
 // Round a float to TF32 (10-bit mantissa), nearest with ties away from zero,
 // as cvt.rna.tf32.f32 does; the result is a float whose low 13 bits are zero.
 __device__ __forceinline__ u32 to_tf32(float f) {

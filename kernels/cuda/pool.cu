@@ -29,16 +29,18 @@ __device__ __forceinline__ void max_pool_fwd(const T* __restrict__ x, T* __restr
         const int oh = (int)(i / s.ow % s.oh);
         const T* src = x + plane * s.h * s.w;
         const int h0 = oh * s.sh - s.pt, w0 = ow * s.sw - s.pl;
-        T best = T(0);
-        i64 arg = -1;
-        for (int k = 0; k < s.kh; ++k) {
-            const int ih = h0 + k;
-            for (int j = 0; j < s.kw; ++j) {
-                const int iw = w0 + j;
-                const bool in = ih >= 0 && ih < s.h && iw >= 0 && iw < s.w;
-                const T v = in ? src[ih * s.w + iw] : minus_infinity<T>();   // padding never wins
+        // only the window's pixels inside the plane (the launcher's geometry
+        // check guarantees at least one): padding never wins, and an all -inf
+        // window points at its first real pixel, as on the CPU
+        const int ha = max(h0, 0), hb = min(h0 + s.kh, s.h);
+        const int wa = max(w0, 0), wb = min(w0 + s.kw, s.w);
+        T best = src[ha * s.w + wa];
+        i64 arg = (i64)ha * s.w + wa;
+        for (int ih = ha; ih < hb; ++ih) {
+            for (int iw = wa; iw < wb; ++iw) {
+                const T v = src[ih * s.w + iw];
                 // first maximum wins; a NaN wins over any number, as in NumPy's argmax
-                if (arg < 0 || v > best || (v != v && best == best)) {
+                if (v > best || (v != v && best == best)) {
                     best = v;
                     arg = (i64)ih * s.w + iw;
                 }
