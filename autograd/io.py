@@ -38,7 +38,9 @@ def save(path, tree):
     blob = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
+    prefix = _temp_prefix(path)
+    _remove_orphans(folder, prefix)
+    fd, tmp = tempfile.mkstemp(prefix="%s%d-" % (prefix, os.getpid()), suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays, **{_META: blob})
@@ -49,6 +51,39 @@ def save(path, tree):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _temp_prefix(path):
+    return ".%s.saving-" % os.path.basename(path)
+
+
+def _remove_orphans(folder, prefix):
+    """Delete temporary files that a save to the same path left when its process
+    was killed (``.<name>.saving-<pid>-*.tmp`` whose pid no longer runs): without
+    this, each killed save leaves a checkpoint-sized file behind."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        pid = name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+            try:
+                os.unlink(os.path.join(folder, name))
+            except OSError:
+                pass
+
+
+def _running(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:        # exists, but not ours to signal
+        return True
+    return True
 
 
 def load(path):

@@ -125,6 +125,7 @@ class Layer(Module):
         if not self.built:
             self.build(tuple(input_shape))
             self.built = True
+            self.built_input_shape = tuple(input_shape)
             if not self.trainable:
                 self.requires_grad_(False)
             self.output_shape = self.compute_output_shape(tuple(input_shape))
@@ -689,13 +690,45 @@ class Sequential(Module):
             x = x.astype(np.float32)
         return np.ascontiguousarray(x)
 
-    def _check_data(self, x, y):
+    def _check_data(self, x, y, batch_size=1):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+                or batch_size <= 0:
+            raise ValueError("batch_size must be a positive integer, got %r" % (batch_size,))
+        if x.dtype.kind not in "fiub":
+            raise TypeError("x must hold numbers, got dtype %s" % x.dtype)
+        if x.ndim == 0 or len(x) == 0:
+            raise ValueError("no samples: x has shape %s" % (tuple(x.shape),))
         if y is not None and len(x) != len(y):
             raise ValueError("x has %d samples but y has %d" % (len(x), len(y)))
-        expected = self.layers[0].input_shape_arg
+        first = self.layers[0]
+        expected = first.input_shape_arg if first.input_shape_arg is not None else (
+            first.built_input_shape if first.built else None)
         if expected is not None and tuple(x.shape[1:]) != tuple(expected):
             raise ValueError("%s expects samples of shape %s, got x of shape %s"
                              % (self.name, tuple(expected), tuple(x.shape)))
+
+    def _check_targets(self, y):
+        """Labels that the loss can use, checked before any step changes anything
+        (weights, optimizer moments, BatchNormalization statistics)."""
+        if y.dtype.kind not in "fiub":
+            raise TypeError("y must hold numbers, got dtype %s" % y.dtype)
+        out = tuple(self.layers[-1].output_shape or ())
+        if self.loss == "sparse_categorical_crossentropy" and out:
+            classes = out[-1]
+            if y.dtype.kind == "f" and not np.array_equal(y, np.round(y)):
+                raise ValueError("sparse_categorical_crossentropy: labels must be whole numbers")
+            bad = (y < 0) | (y >= classes)
+            if bad.any():
+                raise ValueError("sparse_categorical_crossentropy: labels must lie in [0, %d) for "
+                                 "a model with %d outputs, got %s"
+                                 % (classes, classes, y[bad].ravel()[0]))
+            if y.size != len(y) * int(np.prod(out[:-1], dtype=np.int64)):
+                raise ValueError("sparse_categorical_crossentropy: labels of shape %s for outputs "
+                                 "of shape %s" % (tuple(y.shape), (None,) + out))
+        elif self.loss == "categorical_crossentropy" and out and tuple(y.shape[1:]) != out:
+            raise ValueError("categorical_crossentropy: one-hot targets of shape %s for outputs "
+                             "of shape %s (for class indices use sparse_categorical_crossentropy)"
+                             % (tuple(y.shape), (None,) + out))
 
     def _loss_and_metrics(self):
         last = self.layers[-1]
@@ -725,7 +758,7 @@ class Sequential(Module):
         if not self.compiled:
             raise RuntimeError("compile() the model before fit()")
         x, y = self._prepare(x), np.asarray(y.numpy() if isinstance(y, Tensor) else y)
-        self._check_data(x, y)
+        self._check_data(x, y, batch_size)
         if validation_data is None and validation_split:
             if not 0 < validation_split < 1:
                 raise ValueError("validation_split must be in (0, 1), got %r" % validation_split)
@@ -733,6 +766,11 @@ class Sequential(Module):
             x, y, validation_data = x[:cut], y[:cut], (x[cut:], y[cut:])
         if not self.layers[0].built:
             self.build(x.shape[1:])
+        self._check_targets(y)
+        if validation_data is not None:
+            vx, vy = self._prepare(validation_data[0]), np.asarray(validation_data[1])
+            self._check_data(vx, vy, batch_size)
+            self._check_targets(vy)
         self._bind_optimizer()
         fn, takes_logits, metrics = self._loss_and_metrics()
         history = History()
@@ -761,10 +799,7 @@ class Sequential(Module):
                 if augment is not None:
                     xa = augment(xa)
                 xb, yb = Tensor(xa, device=device), Tensor(y[idx], device=device)
-                loss, pred = self._step_outputs(xb, yb, fn, takes_logits)
-                self.optimizer.zero_grad()
-                loss.backward()
-                self.optimizer.step()
+                loss, pred = self._train_step(xb, yb, fn, takes_logits)
                 seen += len(idx)
                 _tally(sums, loss, pred, yb, metrics)
                 if bar is not None:
@@ -790,6 +825,21 @@ class Sequential(Module):
             cb.on_train_end()
         return history
 
+    def _train_step(self, xb, yb, fn, takes_logits):
+        """One step, all or nothing: if anything raises before the optimizer has
+        updated, the moving statistics of BatchNormalization are put back."""
+        saved = [(b, b.data.copy()) for b in self.buffers()]
+        try:
+            loss, pred = self._step_outputs(xb, yb, fn, takes_logits)
+            self.optimizer.zero_grad()
+            loss.backward()
+        except BaseException:
+            for b, data in saved:
+                b._set_data(data)
+            raise
+        self.optimizer.step()
+        return loss, pred
+
     def _add_penalties(self, loss):
         """The loss plus every layer's regularization penalty (Keras counts them in)."""
         for layer in self.layers:
@@ -803,9 +853,10 @@ class Sequential(Module):
         if not self.compiled:
             raise RuntimeError("compile() the model before evaluate()")
         x, y = self._prepare(x), np.asarray(y.numpy() if isinstance(y, Tensor) else y)
-        self._check_data(x, y)
+        self._check_data(x, y, batch_size)
         if not self.layers[0].built:
             self.build(x.shape[1:])
+        self._check_targets(y)
         fn, takes_logits, metrics = self._loss_and_metrics()
         was_training = self.training
         self.eval()
@@ -829,7 +880,7 @@ class Sequential(Module):
     def predict(self, x, batch_size=32, verbose=0):
         """Outputs for ``x`` in inference mode, as a NumPy array."""
         x = self._prepare(x)
-        self._check_data(x, None)
+        self._check_data(x, None, batch_size)
         if not self.layers[0].built:
             self.build(x.shape[1:])
         was_training = self.training
@@ -854,13 +905,16 @@ class Sequential(Module):
         own = self._weights()
         if len(weights) != len(own):
             raise ValueError("set_weights: got %d arrays for %d weights" % (len(weights), len(own)))
-        wrong = ["#%d: given %s, model %s" % (i, tuple(np.shape(w)), tuple(t.shape))
-                 for i, (w, t) in enumerate(zip(weights, own)) if tuple(np.shape(w)) != t.shape]
+        values, wrong = [], []
+        for i, (w, t) in enumerate(zip(weights, own)):   # all converted before any is set
+            try:
+                values.append(t._checked_value(w, "weight #%d" % i))
+            except (TypeError, ValueError) as exc:
+                wrong.append(str(exc))
         if wrong:
-            raise ValueError("set_weights: shape mismatches, nothing changed: " + "; ".join(wrong))
-        for w, t in zip(weights, own):
-            t.data = to_device(np.array(w, dtype=t.dtype), t.device)
-            t._version += 1
+            raise ValueError("set_weights: nothing changed: " + "; ".join(wrong))
+        for array, t in zip(values, own):
+            t._set_data(array)
 
     def save_weights(self, path):
         io.save(path, {"weights": dict(self.state_dict())})

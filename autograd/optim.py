@@ -33,17 +33,33 @@ class Optimizer:
             g.update(options)
             g.update(group)
             g["params"] = list(g["params"])
-            for p in g["params"]:
+            for i, p in enumerate(g["params"]):
                 if not isinstance(p, Tensor) or not p.requires_grad:
-                    raise TypeError("%s can only optimize tensors that require grad"
-                                    % type(self).__name__)
+                    raise TypeError("%s can only optimize tensors that require grad; parameter "
+                                    "#%d is %s" % (type(self).__name__, i, _describe(p)))
+                _check_dtype(self, p, i)
             self._check(g)
             self.param_groups.append(g)
         self.state = {}     # id(param) -> dict of arrays and counters
 
+    # option -> (lowest, highest, highest included); checked at construction and on load
+    limits = {"lr": (0, math.inf, False), "weight_decay": (0, math.inf, False)}
+
     def _check(self, group):
-        if group["lr"] < 0:
-            raise ValueError("invalid learning rate %r" % (group["lr"],))
+        for name, (lo, hi, hi_ok) in self.limits.items():
+            values = group[name] if name == "betas" else (group[name],)
+            if name == "betas" and len(values) != 2:
+                raise ValueError("%s: invalid betas %r: must be a pair" % (type(self).__name__, values))
+            for v in values:
+                if (isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer))
+                        or not (lo <= v < hi or (hi_ok and v == hi))):
+                    raise ValueError("%s: invalid %s %r: must be a number in [%s, %s%s"
+                                     % (type(self).__name__, name, group[name], lo, hi,
+                                        "]" if hi_ok else ")"))
+
+    def _state_names(self, group):
+        """The per-parameter moments ``step`` keeps under these options."""
+        return ()
 
     def zero_grad(self, set_to_none=True):
         for g in self.param_groups:
@@ -57,6 +73,10 @@ class Optimizer:
                     if p.grad.shape != p.shape:
                         raise ValueError("gradient of shape %s for a parameter of shape %s"
                                          % (tuple(p.grad.shape), tuple(p.shape)))
+                    _check_dtype(self, p, None)
+                    if p.grad.dtype != p.dtype or p.grad.device != p.device:
+                        raise TypeError("gradient of %s on %s for a parameter of %s on %s"
+                                        % (p.grad.dtype, p.grad.device, p.dtype, p.device))
                     yield g, p
 
     def _state(self, p, *names):
@@ -72,7 +92,13 @@ class Optimizer:
     @no_grad()
     def step(self, closure=None):
         loss = closure() if closure is not None else None
-        updates = list(self._params_with_grad())
+        updates = list(self._params_with_grad())   # every check before the first update
+        for g, p in updates:
+            st = self.state.get(id(p))
+            if st is not None and any(n not in st for n in self._state_names(g)):
+                raise RuntimeError("%s: the state of a parameter of shape %s lacks %s (options "
+                                   "changed since it was made?)" % (type(self).__name__, p.shape,
+                                                                    sorted(set(self._state_names(g)) - set(st))))
         for g, p in updates:
             # the fused kernels run over flat contiguous arrays; a strided parameter
             # (set from a transposed array, say) is updated on a copy written back
@@ -104,8 +130,10 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
-        """Restore moments and options; checks every shape first, so a mismatch
-        raises and leaves the optimizer unchanged."""
+        """Restore moments and options. Everything is checked, and converted, first:
+        the options, and for each parameter with state its step and every moment
+        those options need, with the parameter's shape. A problem raises, listing
+        them all, and leaves the optimizer unchanged."""
         params = self._all_params()
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups) or any(
@@ -113,28 +141,62 @@ class Optimizer:
             raise ValueError("optimizer state has %s parameters per group, this optimizer %s"
                              % ([len(g["params"]) for g in groups],
                                 [len(g["params"]) for g in self.param_groups]))
-        problems = []
+        new_groups = []
+        for g, saved in zip(self.param_groups, groups):
+            merged = dict(g, **{k: v for k, v in saved.items() if k != "params"})
+            self._check(merged)
+            new_groups.append(merged)
+        group_of = {id(p): g for g in new_groups for p in g["params"]}
+        problems, new_state = [], {}
         for i, st in state_dict["state"].items():
             i = int(i)
-            if i >= len(params):
+            if not 0 <= i < len(params):
                 problems.append("state for parameter %d of %d" % (i, len(params)))
                 continue
-            for k, v in st.items():
-                if hasattr(v, "shape") and np.shape(v) and tuple(np.shape(v)) != params[i].shape:
-                    problems.append("%s of parameter %d: %s vs %s" % (
-                        k, i, tuple(np.shape(v)), tuple(params[i].shape)))
+            p = params[i]
+            step = _count(st.get("step"))
+            if step is None:
+                problems.append("parameter %d: step must be a count >= 0, got %r"
+                                % (i, st.get("step")))
+                continue
+            entry = {"step": step}
+            for name in self._state_names(group_of[id(p)]):
+                if name not in st:
+                    problems.append("parameter %d: %s is missing" % (i, name))
+                    continue
+                try:
+                    entry[name] = p._checked_value(st[name], "parameter %d: %s" % (i, name))
+                except (TypeError, ValueError) as exc:
+                    problems.append(str(exc))
+            new_state[id(p)] = entry
         if problems:
-            raise ValueError("optimizer state does not match: " + "; ".join(problems))
-        self.state = {}
-        for i, st in state_dict["state"].items():
-            p = params[int(i)]
-            self.state[id(p)] = {k: (to_device(np.array(v, dtype=p.dtype), p.device)
-                                     if np.ndim(v) else (int(v) if k == "step" else v))
-                                 for k, v in st.items()}
-        for g, saved in zip(self.param_groups, groups):
-            for k, v in saved.items():
-                if k != "params":
-                    g[k] = v
+            raise ValueError("optimizer state does not match, nothing was changed: "
+                             + "; ".join(problems))
+        self.state = new_state
+        for g, merged in zip(self.param_groups, new_groups):
+            g.update(merged)
+
+
+def _count(v):
+    """v as an int >= 0 (a Python or NumPy integer, or a 0-d integer array), else None."""
+    if isinstance(v, bool) or np.ndim(v) != 0 or np.asarray(v).dtype.kind not in "iu":
+        return None
+    return int(v) if int(v) >= 0 else None
+
+
+def _describe(x):
+    if isinstance(x, Tensor):
+        return "a tensor of shape %s that does not require grad" % (x.shape,)
+    return "a %s" % type(x).__name__
+
+
+def _check_dtype(opt, p, index):
+    # the update kernels are float32/float64 (numba, CUDA); others would fail mid-step
+    if p.dtype not in (np.float32, np.float64):
+        raise TypeError("%s updates float32 or float64 parameters; %s of shape %s is %s "
+                        "(cast the model with .to(dtype='float32'))"
+                        % (type(opt).__name__, "a parameter" if index is None else
+                           "parameter #%d" % index, p.shape, p.dtype))
 
 
 def _contiguous(a):
@@ -153,8 +215,13 @@ class SGD(Optimizer):
         if g["nesterov"] and (g["momentum"] <= 0 or g["dampening"] != 0):
             raise ValueError("Nesterov momentum needs momentum > 0 and dampening 0")
 
+    limits = dict(Optimizer.limits, momentum=(0, math.inf, False), dampening=(0, 1, True))
+
+    def _state_names(self, g):
+        return ("momentum_buffer",) if g["momentum"] else ()
+
     def _update(self, g, p, pf, gf):
-        st = self._state(p, "momentum_buffer") if g["momentum"] else self._state(p)
+        st = self._state(p, *self._state_names(g))
         st["step"] += 1
         buf = _flat(st["momentum_buffer"]) if g["momentum"] else pf
         kernels.sgd_update(pf, gf, buf, g["lr"], g["momentum"], g["dampening"],
@@ -165,9 +232,13 @@ class Adam(Optimizer):
     defaults = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False)
     decoupled = False
 
+    limits = dict(Optimizer.limits, betas=(0, 1, False), eps=(0, math.inf, False))
+
+    def _state_names(self, g):
+        return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if g["amsgrad"] else ())
+
     def _update(self, g, p, pf, gf):
-        names = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if g["amsgrad"] else ())
-        st = self._state(p, *names)
+        st = self._state(p, *self._state_names(g))
         st["step"] += 1
         m, v = _flat(st["exp_avg"]), _flat(st["exp_avg_sq"])
         vmax = _flat(st["max_exp_avg_sq"]) if g["amsgrad"] else v
@@ -185,8 +256,14 @@ class AdamW(Adam):
 class RMSprop(Optimizer):
     defaults = dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0)
 
+    limits = dict(Optimizer.limits, alpha=(0, 1, True), eps=(0, math.inf, False),
+                  momentum=(0, math.inf, False))
+
+    def _state_names(self, g):
+        return ("square_avg",) + (("momentum_buffer",) if g["momentum"] else ())
+
     def _update(self, g, p, pf, gf):
-        st = self._state(p, "square_avg", *(("momentum_buffer",) if g["momentum"] else ()))
+        st = self._state(p, *self._state_names(g))
         st["step"] += 1
         buf = _flat(st["momentum_buffer"]) if g["momentum"] else pf
         kernels.rmsprop_update(pf, gf, _flat(st["square_avg"]), buf, g["lr"], g["alpha"],

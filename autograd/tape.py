@@ -73,7 +73,8 @@ class Function:
     shape. ``self.needs_input_grad`` tells backward which inputs want one.
     """
 
-    __slots__ = ("inputs", "needs_input_grad", "_versions", "hooks", "released", "__dict__")
+    __slots__ = ("inputs", "parents", "needs_input_grad", "_versions", "hooks", "released",
+                 "__dict__")
 
     def forward(self, *arrays, **params):
         raise NotImplementedError
@@ -100,6 +101,9 @@ class Function:
         result = Tensor._wrap(out, record)
         if record:
             fn.inputs = inputs
+            # the edges: each input's node as it is now (an in-place op may give the
+            # tensor a new node later; this op's gradient still belongs to the old one)
+            fn.parents = tuple(t._node if isinstance(t, Tensor) else None for t in inputs)
             fn._versions = tuple(t._version if isinstance(t, Tensor) else None for t in inputs)
             fn.hooks = None
             fn.released = False
@@ -130,7 +134,7 @@ class Function:
     def _release(self):
         self.released = True
         self.__dict__.clear()
-        self.inputs = None
+        self.inputs = self.parents = None
 
 
 def sum_to_shape(grad, shape):
@@ -170,8 +174,7 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None):
             if t._node is not None:
                 capture_nodes[t._node] = id(t)
 
-    def send(tensor, grad):
-        node = tensor._node
+    def send(tensor, node, grad):
         if grad.shape != tensor.data.shape:
             grad = sum_to_shape(grad, tensor.data.shape)
         if grad.dtype != tensor.data.dtype:
@@ -190,7 +193,7 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None):
                 "element of shape %s does not require grad and has no grad_fn: nothing "
                 "to differentiate (set requires_grad=True on the inputs, and do not "
                 "build the graph under no_grad())" % (tuple(r.shape),))
-        node = send(r, g)
+        node = send(r, r._node, g)
         if node is not None:
             if node.released:
                 raise _freed_error(node)
@@ -204,9 +207,8 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None):
         node = stack.pop()
         if node.released:
             raise _freed_error(node)
-        for t in node.inputs:
-            if isinstance(t, Tensor) and t._node is not None:
-                parent = t._node
+        for parent in node.parents:
+            if parent is not None:
                 pending[parent] = pending.get(parent, 0) + 1
                 if parent not in seen:
                     seen.add(parent)
@@ -231,12 +233,11 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None):
                 in_grads = node.backward(grad)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
-        for t, g, need in zip(node.inputs, in_grads, node.needs_input_grad):
+        for t, parent, g, need in zip(node.inputs, node.parents, in_grads, node.needs_input_grad):
             if not need:
                 continue
-            parent = t._node
             if g is not None:
-                send(t, g)
+                send(t, parent, g)
             if parent is not None:
                 pending[parent] -= 1
                 if pending[parent] == 0:
@@ -248,6 +249,7 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None):
             node._release()
 
     result = []
+    given = {id(g) for g in root_grads}    # arrays the caller may still hold
     for key, grad in leaf_grads.items():
         leaf = leaves[key]
         for hook in leaf._hooks or ():
@@ -257,13 +259,26 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None):
         if capture is not None:
             captured[key] = grad
         elif leaf.grad is None:
-            leaf.grad = Tensor._wrap(grad, False)
+            leaf.grad = Tensor._wrap(_owned(grad, given), False)
         else:
             leaf.grad = Tensor._wrap(leaf.grad.data + grad, False)
     if capture is not None:
         for t in capture:
-            result.append(captured.get(id(t)))
+            g = captured.get(id(t))
+            result.append(None if g is None else _owned(g, given))
     return result
+
+
+def _owned(grad, given):
+    """``grad`` itself when nothing else can see it, else a copy: a gradient that
+    passed unchanged through an op (a + b sends one array to both) or is a view
+    (a broadcast, read-only) must not become two leaves' .grad, or be one that
+    clip_grad_norm_ and ``w.grad *= k`` cannot write."""
+    if (id(grad) in given or grad.base is not None
+            or not getattr(grad.flags, "writeable", True)):
+        grad = grad.copy()
+    given.add(id(grad))
+    return grad
 
 
 def _wrap_grad(array):

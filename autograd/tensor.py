@@ -328,20 +328,53 @@ class Tensor:
     def all(self, axis=None, keepdims=False):
         return Tensor._wrap(self.data.all(axis=axis, keepdims=keepdims), False)
 
-    # in place: only where no recorded value can be corrupted
-    def _inplace(self, other, op, name):
-        if self.requires_grad and tape.is_grad_enabled():
+    # ---- in place -----------------------------------------------------------
+    # Without gradients an in-place op writes the data and bumps the version. With
+    # them (grad mode on, and self or the operand requiring grad) it is recorded as
+    # PyTorch records it: the op runs on the old value, the result is written into
+    # this tensor's memory, and the tensor takes the op's node as its own. Nodes
+    # recorded earlier keep their edge to the old node (tape: Function.parents).
+
+    def _records(self, other, name):
+        if not tape.is_grad_enabled():
+            return False
+        if not (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
+            return False
+        if self.requires_grad and self._node is None:
             raise RuntimeError(
-                "in-place %s on a tensor of shape %s that requires grad would bypass the "
-                "tape; write x = x %s y, or wrap the update in no_grad()"
-                % (name, tuple(self.shape), name[0]))
+                "in-place %s on a leaf tensor of shape %s that requires grad: its gradient "
+                "would have nowhere to go; write x = x %s y, or wrap the update in no_grad()"
+                % (name, tuple(self.shape), name.rstrip("=")))
+        return True
+
+    def _take(self, result):
+        """Become ``result`` in place: its value written into this tensor's memory,
+        its node (the op just recorded) as this tensor's history."""
+        self.data[...] = result.data
+        self._node = result._node
+        self.requires_grad = True
+        self._version += 1
+        return self
+
+    def _old_value(self, op):
+        """This tensor before the change, as an operand. Ops that save their operand
+        for backward (*, /) get a copy, since the memory is about to be rewritten."""
+        old = Tensor._wrap(self.data.copy() if op in (np.multiply, np.true_divide) else self.data,
+                           self.requires_grad)
+        old._node = self._node
+        return old
+
+    def _inplace(self, other, op, name):
+        if isinstance(other, Tensor) and other.device != self.device:
+            raise RuntimeError("in-place %s: tensors on %s and %s" % (name, self.device, other.device))
+        if self._records(other, name):
+            result = {np.add: E.add, np.subtract: E.sub, np.multiply: E.mul,
+                      np.true_divide: E.div}[op](self._old_value(op), other)
+            if result.shape != self.shape:
+                raise ValueError("in-place %s: the result's shape %s is not the tensor's %s"
+                                 % (name, tuple(result.shape), tuple(self.shape)))
+            return self._take(result.astype(self.dtype) if result.dtype != self.dtype else result)
         if isinstance(other, Tensor):
-            if other.device != self.device:
-                raise RuntimeError("in-place %s: tensors on %s and %s"
-                                   % (name, self.device, other.device))
-            if other.requires_grad and tape.is_grad_enabled():
-                raise RuntimeError("in-place %s with an operand that requires grad is not "
-                                   "recorded; write x = x %s y" % (name, name[0]))
             other = other.data
         try:
             op(self.data, other, out=self.data, casting="same_kind")
@@ -365,13 +398,38 @@ class Tensor:
         return self._inplace(other, np.true_divide, "/=")
 
     def __setitem__(self, index, value):
-        if self.requires_grad and tape.is_grad_enabled():
-            raise RuntimeError("item assignment on a tensor of shape %s that requires grad "
-                               "is not recorded; do it under no_grad() or on a copy"
-                               % (tuple(self.shape),))
+        if isinstance(value, Tensor) and value.device != self.device:
+            raise RuntimeError("item assignment: a value on %s into a tensor on %s"
+                               % (value.device, self.device))
+        if self._records(value, "item assignment"):
+            self._take(S.setitem(self._old_value(None), index, value))
+            return
         value = value.data if isinstance(value, Tensor) else value
         self.data[S._index_arg(index)] = value
         self._version += 1
+
+    def _set_data(self, array):
+        """Replace the data (loading weights, moving devices): the one way besides
+        the in-place ops, and like them it bumps the version, so a graph that saved
+        the old value refuses to backward through it."""
+        self.data = array
+        self._version += 1
+
+    def _checked_value(self, value, what):
+        """``value`` as this tensor's new data: same shape, a numeric dtype, cast to
+        ours and on our device. Raises naming ``what``; changes nothing."""
+        arr = value.numpy() if isinstance(value, Tensor) else value
+        if not hasattr(arr, "dtype"):
+            try:
+                arr = np.asarray(arr)
+            except (ValueError, TypeError) as exc:
+                raise TypeError("%s: cannot read %r as an array: %s" % (what, type(value), exc))
+        if arr.dtype.kind not in "biuf":
+            raise TypeError("%s: expected numbers for a %s tensor, got dtype %s"
+                            % (what, self.dtype, arr.dtype))
+        if tuple(arr.shape) != self.shape:
+            raise ValueError("%s: shape %s, expected %s" % (what, tuple(arr.shape), self.shape))
+        return to_device(array_module(arr).array(arr, dtype=self.dtype), self.device)
 
     def copy_(self, other):
         """Overwrite the data in place (shapes must broadcast); bumps the version."""

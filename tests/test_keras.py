@@ -188,7 +188,7 @@ def test_bad_weights_leave_the_model_untouched(tmp_path):
         m.load_weights(path)
     for a, b in zip(before, m.get_weights()):
         np.testing.assert_array_equal(a, b)
-    with pytest.raises(ValueError, match="shape mismatches"):
+    with pytest.raises(ValueError, match=r"nothing changed.*#0: shape \(3, 3\), expected \(2, 4\)"):
         m.set_weights([np.zeros((3, 3))] + before[1:])
     for a, b in zip(before, m.get_weights()):
         np.testing.assert_array_equal(a, b)

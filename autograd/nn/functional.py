@@ -49,13 +49,41 @@ def l1_loss(input, target, reduction="mean"):
     return _reduce(abs(input - target), reduction)
 
 
+class BinaryCrossEntropy(Function):
+    """-(y log p + (1 - y) log(1 - p)) per element, the logs clamped at -100 as in
+    PyTorch; the gradient (p - y) / max(p (1 - p), 1e-12) stays finite at p = 0 or 1
+    (float32 sigmoid(20) is exactly 1: a confident, correct prediction)."""
+
+    def forward(self, p, y):
+        xp = array_module(p)
+        with np.errstate(divide="ignore"):
+            self.log_p = xp.maximum(xp.log(p), -100.0)
+            self.log_q = xp.maximum(xp.log1p(-p), -100.0)
+        self.p, self.y = p, y
+        return -(y * self.log_p + (1 - y) * self.log_q)
+
+    def backward(self, g):
+        need_p, need_y = self.needs_input_grad
+        xp = array_module(g)
+        gp = gy = None
+        if need_p:
+            p = self.p
+            gp = g * (p - self.y) / xp.maximum(p * (1 - p), 1e-12)
+        if need_y:
+            gy = g * (self.log_q - self.log_p)
+        return gp, gy
+
+
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
-    """On probabilities; log terms clamped at -100 as in PyTorch, so p = 0 or 1 stays finite."""
+    """On probabilities (each in [0, 1]); finite at p = 0 and p = 1."""
     target = _as_target(target, input)
     _check_same_shape("binary_cross_entropy", input, target)
-    log_p = ops.maximum(ops.log(input), -100.0)
-    log_q = ops.maximum(ops.log(1 - input), -100.0)
-    loss = -(target * log_p + (1 - target) * log_q)
+    xp = array_module(input.data)
+    if input.data.size and bool(((input.data < 0) | (input.data > 1)).any()):
+        raise ValueError("binary_cross_entropy: input must be probabilities in [0, 1], got values "
+                         "in [%g, %g]; for logits use binary_cross_entropy_with_logits"
+                         % (float(xp.nanmin(input.data)), float(xp.nanmax(input.data))))
+    loss = BinaryCrossEntropy.apply(input, target)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
@@ -73,6 +101,22 @@ def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
+
+
+def _class_targets(name, labels, classes, ignore_index):
+    """(valid, safe): which labels count, and the labels with ignored ones set to 0.
+    A label outside [0, classes) that is not ``ignore_index`` raises: -1 must not
+    quietly index the last class."""
+    if labels.dtype.kind not in "iu":
+        raise TypeError("%s: class-index targets must be integers, got %s" % (name, labels.dtype))
+    xp = array_module(labels)
+    valid = labels != ignore_index
+    safe = xp.where(valid, labels, 0)
+    if safe.size and bool(((safe < 0) | (safe >= classes)).any()):
+        bad = labels[valid & ((labels < 0) | (labels >= classes))]
+        raise ValueError("%s: target classes must lie in [0, %d) (or be ignore_index=%d), got %d"
+                         % (name, classes, ignore_index, int(bad.ravel()[0])))
+    return valid, safe
 
 
 class SoftmaxCrossEntropy(Function):
@@ -120,11 +164,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         if tdata.shape != expect:
             raise ValueError("cross_entropy: class-index target of shape %s does not match input "
                              "%s (expected %s)" % (tuple(tdata.shape), tuple(input.shape), expect))
-        valid = tdata != ignore_index
-        safe = xp.where(valid, tdata, 0)
-        if ((safe < 0) | (safe >= c)).any():
-            raise ValueError("cross_entropy: target classes must lie in [0, %d), got values in "
-                             "[%d, %d]" % (c, int(tdata.min()), int(tdata.max())))
+        valid, safe = _class_targets("cross_entropy", tdata, c, ignore_index)
         q = xp.zeros(logits.shape, dtype=input.dtype)
         xp.put_along_axis(q, safe[..., None], 1.0, axis=-1)
         q *= valid[..., None]
@@ -161,8 +201,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     if tdata.shape != (input.shape[0],):
         raise ValueError("nll_loss: target of shape %s for input %s"
                          % (tuple(tdata.shape), tuple(input.shape)))
-    valid = tdata != ignore_index
-    safe = xp.where(valid, tdata, 0)
+    valid, safe = _class_targets("nll_loss", tdata, input.shape[1], ignore_index)
     picked = input[xp.arange(input.shape[0]), safe]
     w = valid.astype(input.dtype)
     if weight is not None:

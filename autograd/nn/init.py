@@ -29,8 +29,7 @@ def fans(shape, layout="torch"):
 
 def _fill(tensor, array):
     with no_grad():
-        tensor.data = to_device(np.asarray(array, dtype=tensor.dtype), tensor.device)
-        tensor._version += 1
+        tensor._set_data(to_device(np.asarray(array, dtype=tensor.dtype), tensor.device))
     return tensor
 
 

@@ -144,12 +144,16 @@ class Module:
         own = OrderedDict(list(self.named_parameters()) + list(self.named_buffers()))
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
-        wrong = ["%s: checkpoint %s, model %s" % (k, tuple(np.shape(state_dict[k])),
-                                                  tuple(own[k].shape))
-                 for k in own if k in state_dict and tuple(np.shape(state_dict[k])) != own[k].shape]
+        values, wrong = {}, []
+        for k, t in own.items():     # every value converted before anything changes
+            if k in state_dict:
+                try:
+                    values[k] = t._checked_value(state_dict[k], k)
+                except (TypeError, ValueError) as exc:
+                    wrong.append(str(exc))
         problems = []
         if wrong:
-            problems.append("shape mismatches: " + "; ".join(wrong))
+            problems.append("bad values: " + "; ".join(wrong))
         if strict and missing:
             problems.append("missing: " + ", ".join(missing))
         if strict and unexpected:
@@ -157,10 +161,8 @@ class Module:
         if problems:
             raise ValueError("load_state_dict for %s failed, nothing was changed. %s"
                              % (type(self).__name__, ". ".join(problems)))
-        for k, t in own.items():
-            if k in state_dict:
-                t.data = to_device(np.array(state_dict[k], dtype=t.dtype), t.device)
-                t._version += 1
+        for k, array in values.items():
+            own[k]._set_data(array)
         return {"missing_keys": missing, "unexpected_keys": unexpected}
 
     def to(self, device=None, dtype=None):
@@ -172,7 +174,7 @@ class Module:
             if dtype is not None and t.dtype.kind == "f":
                 data = data.astype(dtype)
             if data is not t.data:
-                t.data = data
+                t._set_data(data)
                 t.grad = None
         return self
 

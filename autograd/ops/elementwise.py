@@ -60,7 +60,11 @@ class Pow(Function):
     def backward(self, g):
         need_a, need_b = self.needs_input_grad
         a, b = self.a, self.b
-        ga = g * b * a ** (b - 1) if need_a else None
+        ga = None
+        if need_a:
+            # b * a**(b-1), and 0 where b == 0 (x**0 is constant; 0 * 0**-1 would be NaN)
+            xp = array_module(self.y)
+            ga = g * b * a ** xp.where(b == 0, 1, b - 1)
         gb = None
         if need_b:
             xp = array_module(self.y)
@@ -257,12 +261,13 @@ class Softplus(Function):
     def forward(self, x, beta=1.0, threshold=20.0):
         xp = array_module(x)
         bx = beta * x
-        self.sig = _sigmoid(bx)
+        linear = bx > threshold
+        self.slope = xp.where(linear, 1, _sigmoid(bx)).astype(x.dtype, copy=False)
         stable = (xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx)))) / beta
-        return xp.where(bx > threshold, x, stable)
+        return xp.where(linear, x, stable)
 
     def backward(self, g):
-        return g * self.sig
+        return g * self.slope
 
 
 class Softmax(Function):

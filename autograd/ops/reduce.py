@@ -1,4 +1,8 @@
 """Reductions. Backward broadcasts the output gradient back over the reduced axes."""
+import warnings
+
+import numpy as np
+
 from ..backend import array_module
 from ..tape import Function
 from ._util import normalize_axis
@@ -62,35 +66,50 @@ class Min(_Extreme):
     reduce = "min"
 
 
+def _centered(x, axes, correction):
+    """(x - mean, degrees of freedom). With none left (one element, say) the
+    statistics are NaN or inf, as in PyTorch, with a warning, not an exception."""
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    dof = n - correction
+    if dof <= 0:
+        warnings.warn("var/std over %d elements with correction=%s has %s degrees of freedom: "
+                      "the result is NaN or inf" % (n, correction, dof), RuntimeWarning, stacklevel=5)
+        dof = 0.0
+    return x - x.mean(axis=axes, keepdims=True), dof
+
+
+def _over(a, dof):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return a / dof
+
+
 class Var(Function):
     def forward(self, x, axis=None, keepdims=False, correction=1):
         self.axes, self.keepdims = normalize_axis(axis, x.ndim), keepdims
-        n = 1
-        for a in self.axes:
-            n *= x.shape[a]
-        self.dof = n - correction
-        self.centered = x - x.mean(axis=self.axes, keepdims=True)
-        return (self.centered ** 2).sum(axis=self.axes, keepdims=keepdims) / self.dof
+        self.centered, self.dof = _centered(x, self.axes, correction)
+        return _over((self.centered ** 2).sum(axis=self.axes, keepdims=keepdims), self.dof)
 
     def backward(self, g):
-        return _expand(g, self.centered.shape, self.axes, self.keepdims) * (2 / self.dof) * self.centered
+        scale = 2 / self.dof if self.dof else float("nan")
+        return _expand(g, self.centered.shape, self.axes, self.keepdims) * scale * self.centered
 
 
 class Std(Function):
     def forward(self, x, axis=None, keepdims=False, correction=1):
         xp = array_module(x)
         self.axes, self.keepdims = normalize_axis(axis, x.ndim), keepdims
-        n = 1
-        for a in self.axes:
-            n *= x.shape[a]
-        self.dof = n - correction
-        self.centered = x - x.mean(axis=self.axes, keepdims=True)
-        self.y = xp.sqrt((self.centered ** 2).sum(axis=self.axes, keepdims=True) / self.dof)
+        self.centered, self.dof = _centered(x, self.axes, correction)
+        self.y = xp.sqrt(_over((self.centered ** 2).sum(axis=self.axes, keepdims=True), self.dof))
         return self.y if keepdims else xp.squeeze(self.y, axis=self.axes)
 
     def backward(self, g):
+        xp = array_module(g)
         g = _expand(g, self.centered.shape, self.axes, self.keepdims)
-        return g * self.centered / (self.dof * self.y)
+        # 0 where the std is 0 (a constant input), as in PyTorch, not 0/0
+        y = self.y
+        return g * xp.where(y == 0, 0, _over(self.centered, xp.where(y == 0, 1, self.dof * y)))
 
 
 class LogSumExp(Function):

@@ -99,6 +99,30 @@ class GetItem(Function):
         return out
 
 
+class SetItem(Function):
+    """``x`` with ``x[index] = value``: the gradient of the overwritten region goes
+    to ``value`` (summed back to its shape by the engine), the rest to ``x``."""
+
+    def forward(self, x, value, index=None):
+        self.index = index
+        out = x.copy()
+        out[index] = value
+        return out
+
+    def backward(self, g):
+        need_x, need_value = self.needs_input_grad
+        gx = None
+        if need_x:
+            gx = g.copy()
+            gx[self.index] = 0
+        return gx, (g[self.index] if need_value else None)
+
+
+def setitem(x, index, value):
+    """``x`` with ``x[index] = value``, out of place (Tensor.__setitem__ writes it back)."""
+    return SetItem.apply(x, value, index=_index_arg(index))
+
+
 def reshape(x, *shape):
     shape = _shape_arg(shape)
     if -1 not in shape and int(np.prod(shape)) != x.size:
