@@ -57,7 +57,7 @@ def conv2d_forward(x, w, bias, g, save_for_weight_grad=False):
         return reference.conv2d_forward(x, w, bias, g, save_for_weight_grad, im2col=im2col)
     y = np.empty(g.output_shape, dtype=np.float32)
     # product z = image * groups + group: weights and bias are indexed z % groups
-    _C.gemm_im2col(reference.weight_matrix(w, g), x, y.reshape(g.n * g.groups, g.og, -1), g,
+    _C.gemm_im2col(reference.weight_matrix(w, g), x, y.reshape(g.n * g.groups, g.og, g.oh * g.ow), g,
                    None if bias is None else bias.reshape(g.groups, g.og))
     return y, (x if save_for_weight_grad else None)
 
@@ -68,7 +68,7 @@ def conv2d_grad_input(gy, w, g):
         return reference.conv2d_grad_input(gy, w, g, col2im=col2im)
     gx = np.empty(g.input_shape, dtype=np.float32)
     _C.gemm_col2im(reference.weight_matrix(w, g).transpose(0, 2, 1),
-                   np.ascontiguousarray(gy).reshape(g.n * g.groups, g.og, -1), gx, g)
+                   np.ascontiguousarray(gy).reshape(g.n * g.groups, g.og, g.oh * g.ow), gx, g)
     return gx
 
 
@@ -76,13 +76,13 @@ def conv2d_grad_weight(gy, saved, g):
     """``saved``: the input (4-D) or an im2col buffer (3-D, from another backend)."""
     if not _use_gemm(gy, saved):
         return reference.conv2d_grad_weight(gy, saved, g, im2col=im2col)
-    gy = np.ascontiguousarray(gy).reshape(g.n * g.groups, g.og, -1)
+    gy = np.ascontiguousarray(gy).reshape(g.n * g.groups, g.og, g.oh * g.ow)
     gw = np.empty((g.groups, g.og, g.cg * g.kh * g.kw), dtype=np.float32)
     # C has `groups` batches against n * groups products: the GEMM sums over images
     if saved.ndim == 4:
         _C.gemm_im2col(gy, saved, gw, g, transposed=True)
     else:
-        _C.gemm(gy, saved.reshape(g.n * g.groups, -1, g.oh * g.ow).transpose(0, 2, 1), gw)
+        _C.gemm(gy, saved.reshape(g.n * g.groups, g.cg * g.kh * g.kw, g.oh * g.ow).transpose(0, 2, 1), gw)
     return gw.reshape(g.weight_shape)
 
 

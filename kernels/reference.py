@@ -69,7 +69,7 @@ def weight_matrix(w, g):
 
 def _per_group(a, g):
     """An image-shaped (y, gy) or im2col-shaped array as (N, groups, rows, OH*OW)."""
-    return a.reshape(g.n, g.groups, -1, g.oh * g.ow)
+    return a.reshape(g.n, g.groups, a.shape[1] // g.groups, g.oh * g.ow)   # (no -1: N may be 0)
 
 
 def conv2d_forward_from_cols(cols, w, bias, g):
@@ -89,7 +89,7 @@ def conv2d_forward(x, w, bias, g, save_for_weight_grad=False, im2col=im2col):
 def conv2d_grad_cols(gy, w, g):
     """d(loss)/d(cols): the im2col-shaped gradient that col2im folds back."""
     gc = np.matmul(weight_matrix(w, g).transpose(0, 2, 1), _per_group(gy, g))
-    return gc.reshape(g.n, -1, g.oh * g.ow)
+    return gc.reshape(g.n, g.c * g.kh * g.kw, g.oh * g.ow)
 
 
 def conv2d_grad_input(gy, w, g, col2im=col2im):
@@ -152,7 +152,7 @@ def check_pool_indices(gy, indices, g):
 def max_pool2d_backward(gy, indices, g):
     check_pool_indices(gy, indices, g)
     plane = g.h * g.w
-    flat = (indices.reshape(g.n * g.c, -1)
+    flat = (indices.reshape(g.n * g.c, g.oh * g.ow)
             + np.arange(g.n * g.c, dtype=np.int64)[:, None] * plane).ravel()
     if g.sh >= g.kh and g.sw >= g.kw:      # windows do not overlap: no index repeats
         gx = np.zeros(g.n * g.c * plane, dtype=gy.dtype)

@@ -217,6 +217,8 @@ def dropout(x, p=0.5, training=True):
     """Inverted dropout: zero with probability p, scale the rest by 1/(1-p)."""
     if not 0 <= p <= 1:
         raise ValueError("dropout probability must be in [0, 1], got %r" % (p,))
+    if x.dtype.kind != "f":
+        raise TypeError("dropout needs a floating-point input, got %s" % x.dtype)
     if not training or p == 0:
         return x
     if p == 1:
@@ -238,6 +240,14 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Tr
     evaluation uses the running statistics.
     """
     axis = axis % x.ndim
+    for name, t in (("running_mean", running_mean), ("weight", weight)):
+        if t is not None and t.shape != (x.shape[axis],):
+            raise ValueError("batch_norm: input of shape %s has %d channels on axis %d, but %s "
+                             "has shape %s" % (tuple(x.shape), x.shape[axis], axis, name,
+                                               tuple(t.shape)))
+        if t is not None and t.dtype != x.dtype and x.dtype.kind != "f":
+            raise TypeError("batch_norm: input of dtype %s for statistics of %s"
+                            % (x.dtype, t.dtype))
     reduce_axes = tuple(i for i in range(x.ndim) if i != axis)
     shape = [1] * x.ndim
     shape[axis] = x.shape[axis]

@@ -14,6 +14,15 @@ def _empty(*shape):
     return Parameter(np.zeros(shape, dtype=np.float32))
 
 
+def _same_dtype(layer, x, weight):
+    """A layer computes in its weights' dtype; another input dtype raises (as in
+    PyTorch) before anything, BatchNorm's running statistics included, changes."""
+    if x.dtype != weight.dtype:
+        raise TypeError("%r got input of dtype %s but its weights are %s; cast the input "
+                        "(x.astype('%s')) or the layer (.to(dtype='%s'))"
+                        % (layer, x.dtype, weight.dtype, weight.dtype, x.dtype))
+
+
 class Linear(Module):
     """y = x @ W.T + b, W of shape (out_features, in_features); acts on the last axis."""
 
@@ -32,6 +41,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x):
+        _same_dtype(self, x, self.weight)
         if x.shape[-1] != self.in_features:
             raise ValueError("Linear(%d, %d) got input of shape %s (last axis must be %d)"
                              % (self.in_features, self.out_features, tuple(x.shape),
@@ -119,6 +129,9 @@ class AdaptiveAvgPool2d(Module):
         self.output_size = _pair(output_size)
 
     def forward(self, x):
+        if x.ndim != 4:
+            raise ValueError("AdaptiveAvgPool2d expects a 4-D input (N, C, H, W), got shape %s"
+                             % (tuple(x.shape),))
         oh, ow = self.output_size
         h, w = x.shape[2], x.shape[3]
         if (oh, ow) == (1, 1):
@@ -184,6 +197,9 @@ class _BatchNorm(Module):
                                                " or ".join(map(str, self.expected_ndim)),
                                                self.num_features, self.channel_axis,
                                                tuple(x.shape)))
+        stats = self.weight if self.weight is not None else self.running_mean
+        if stats is not None:
+            _same_dtype(self, x, stats)
         use_batch = self.training or not self.track_running_stats
         return F.batch_norm(x, self.running_mean,
                             self.running_var, self.weight, self.bias, use_batch,

@@ -7,7 +7,7 @@ from .conv import avg_pool2d, conv2d, global_avg_pool2d, max_pool2d  # noqa: F40
 from .linalg import matmul  # noqa: F401
 from .reduce import (argmax, argmin, logsumexp, max, mean, min, std, sum, var)  # noqa: F401,A004
 from .shape import (broadcast_to, concatenate, expand, flatten, getitem, pad, permute,  # noqa: F401
-                    reshape, split, squeeze, stack, transpose, unsqueeze)
+                    reshape, setitem, split, squeeze, stack, transpose, unsqueeze)
 
 DIFFERENTIABLE = [
     "add", "sub", "mul", "div", "pow", "neg", "abs", "maximum", "minimum",
@@ -15,6 +15,6 @@ DIFFERENTIABLE = [
     "gelu", "softplus", "softmax", "log_softmax", "clip", "where", "cast",
     "sum", "mean", "max", "min", "var", "std", "logsumexp",
     "reshape", "flatten", "permute", "transpose", "squeeze", "unsqueeze", "expand",
-    "broadcast_to", "concatenate", "stack", "split", "pad", "getitem",
+    "broadcast_to", "concatenate", "stack", "split", "pad", "getitem", "setitem",
     "matmul", "conv2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d",
 ]

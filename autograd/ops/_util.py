@@ -1,7 +1,52 @@
 """Argument handling shared by the op functions."""
 import numbers
 
+import numpy as np
+
 from .. import tape
+
+# PyTorch's type promotion: the highest category (bool < integer < floating) wins;
+# within it, tensors with dimensions decide, then 0-d tensors, and only then a
+# Python number, which gives the category's default dtype (float32, int64).
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
+_DEFAULT_OF_CATEGORY = {0: np.dtype(bool), 1: np.dtype(np.int64), 2: np.dtype(np.float32)}
+
+
+def result_dtype(args, true_divide=False):
+    """The dtype PyTorch gives ``a op b`` for tensors and Python numbers ``args``."""
+    Tensor = tape.Tensor
+    dims, zero_dims, numbers_ = [], [], []
+    for a in args:
+        if isinstance(a, Tensor):
+            (dims if a.ndim else zero_dims).append(a.dtype)
+        elif isinstance(a, bool):
+            numbers_.append(np.dtype(bool))
+        elif isinstance(a, numbers.Integral):
+            numbers_.append(np.dtype(np.int64))
+        elif isinstance(a, numbers.Real):
+            numbers_.append(np.dtype(np.float32))
+    top = max(_CATEGORY.get(d.kind, 2) for d in dims + zero_dims + numbers_)
+    result = _DEFAULT_OF_CATEGORY[top]
+    for group in (dims, zero_dims):
+        same = [d for d in group if _CATEGORY.get(d.kind, 2) == top]
+        if same:
+            result = np.result_type(*same)
+            break
+    if true_divide and result.kind != "f":
+        result = _DEFAULT_OF_CATEGORY[2]
+    return result
+
+
+def promoted_args(*args, true_divide=False):
+    """``as_tensor_args``, then every tensor cast (differentiably) to the promoted dtype."""
+    from .elementwise import cast
+    args = as_tensor_args(*args)
+    Tensor = tape.Tensor
+    dtypes = {a.dtype for a in args if isinstance(a, Tensor)}
+    if len(dtypes) == 1 and next(iter(dtypes)).kind == "f":   # the common case: nothing to do
+        return args
+    dtype = result_dtype(args, true_divide)
+    return [cast(a, dtype) if isinstance(a, Tensor) and a.dtype != dtype else a for a in args]
 
 
 def as_tensor_args(*args):

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..backend import array_module
 from ..tape import Function
-from ._util import as_tensor_args
+from ._util import as_tensor_args, promoted_args
 
 
 class Add(Function):
@@ -336,31 +336,31 @@ class Cast(Function):
 # ---- the functions users call -------------------------------------------------
 
 def add(a, b):
-    return Add.apply(*as_tensor_args(a, b))
+    return Add.apply(*promoted_args(a, b))
 
 
 def sub(a, b):
-    return Sub.apply(*as_tensor_args(a, b))
+    return Sub.apply(*promoted_args(a, b))
 
 
 def mul(a, b):
-    return Mul.apply(*as_tensor_args(a, b))
+    return Mul.apply(*promoted_args(a, b))
 
 
 def div(a, b):
-    return Div.apply(*as_tensor_args(a, b))
+    return Div.apply(*promoted_args(a, b, true_divide=True))
 
 
 def pow(a, b):  # noqa: A001 - mirrors the operator's name
-    return Pow.apply(*as_tensor_args(a, b))
+    return Pow.apply(*promoted_args(a, b))
 
 
 def maximum(a, b):
-    return Maximum.apply(*as_tensor_args(a, b))
+    return Maximum.apply(*promoted_args(a, b))
 
 
 def minimum(a, b):
-    return Minimum.apply(*as_tensor_args(a, b))
+    return Minimum.apply(*promoted_args(a, b))
 
 
 def neg(x):
@@ -432,9 +432,9 @@ def clip(x, min=None, max=None):  # noqa: A002
 
 
 def where(cond, a, b):
-    cond, a, b = as_tensor_args(cond, a, b)
+    cond = as_tensor_args(cond)[0]
     cond = cond.data if hasattr(cond, "data") else cond
-    return Where.apply(cond, a, b)
+    return Where.apply(cond, *promoted_args(a, b))
 
 
 def cast(x, dtype):

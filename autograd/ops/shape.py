@@ -136,7 +136,10 @@ def flatten(x, start_dim=0, end_dim=-1):
     if nd == 0:
         return reshape(x, 1)
     start, end = start_dim % nd, end_dim % nd
-    shape = x.shape[:start] + (-1,) + x.shape[end + 1:]
+    merged = 1
+    for n in x.shape[start:end + 1]:
+        merged *= n
+    shape = x.shape[:start] + (merged,) + x.shape[end + 1:]   # (-1 fails on 0 elements)
     return reshape(x, shape)
 
 
