@@ -140,18 +140,11 @@ def _dtype_pair(rng):
 
 
 def _cases():
-    for name in UNARY:
-        for i in range(PER_OP):
-            yield pytest.param("unary", name, i, id="%s-%d" % (name, i))
-    for name in BINARY:
-        for i in range(PER_OP):
-            yield pytest.param("binary", name, i, id="%s-%d" % (name, i))
-    for name in REDUCE:
-        for i in range(PER_OP):
-            yield pytest.param("reduce", name, i, id="%s-%d" % (name, i))
-    for name in EXTRA:
-        for i in range(PER_OP):
-            yield pytest.param("extra", name, i, id="%s-%d" % (name, i))
+    for kind, table in (("unary", UNARY), ("binary", BINARY), ("reduce", REDUCE),
+                        ("extra", EXTRA)):
+        for name in table:
+            for i in range(PER_OP):
+                yield pytest.param(kind, name, i, id="%s-%d" % (name, i))
 
 
 def _numerical_grads(ref, arrays, weights):
