@@ -245,7 +245,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Tr
             raise ValueError("batch_norm: input of shape %s has %d channels on axis %d, but %s "
                              "has shape %s" % (tuple(x.shape), x.shape[axis], axis, name,
                                                tuple(t.shape)))
-        if t is not None and t.dtype != x.dtype and x.dtype.kind != "f":
+        if t is not None and x.dtype.kind != "f":
             raise TypeError("batch_norm: input of dtype %s for statistics of %s"
                             % (x.dtype, t.dtype))
     reduce_axes = tuple(i for i in range(x.ndim) if i != axis)
