@@ -1,6 +1,7 @@
 """A small autograd engine: a dynamic tape over NumPy/CuPy arrays, with
 hand-written kernels for the heavy ops (NumPy reference, C++, numba, CUDA)."""
 import os as _os
+import sys as _sys
 
 # In a source checkout kernels/ sits beside this package; installed, it is
 # autograd/kernels. Let `autograd.kernels` resolve in both cases.
@@ -9,17 +10,24 @@ if (not _os.path.isdir(_os.path.join(__path__[0], "kernels"))
         and _os.path.isfile(_os.path.join(_root, "kernels", "__init__.py"))):
     __path__.append(_root)
 
+# bottom up: the Tensor, the tape, the backward pass, the ops (which install the
+# Tensor's operators and methods), then what is built on them
 from .backend import Device  # noqa: E402
-from .tape import Function, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402
 from .tensor import Tensor, from_dlpack, tensor  # noqa: E402
-from .creation import (arange, full, generator, manual_seed, ones, ones_like, rand, randn,  # noqa: E402
-                       zeros, zeros_like)
+from .tape import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402
+from .engine import backward, grad  # noqa: E402
 from .ops import *  # noqa: E402,F401,F403
 from .ops import DIFFERENTIABLE  # noqa: E402
-from .gradcheck import GradcheckError, gradcheck  # noqa: E402
+from .creation import (arange, full, generator, manual_seed, ones, ones_like, rand, randn,  # noqa: E402
+                       zeros, zeros_like)
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
+from . import autograd  # noqa: E402  (the torch.autograd mirror)
+from .autograd import functional  # noqa: E402
 from . import cuda  # noqa: E402
 from .kernels.cuda import get_float32_matmul_precision, set_float32_matmul_precision  # noqa: E402,F401
 from ._build import build_info  # noqa: E402
+
+_sys.modules[__name__ + ".functional"] = functional   # `import autograd.functional` too
 
 __version__ = "0.1.0"
 

@@ -107,7 +107,7 @@ class Optimizer:
             self._update(g, p, flat, _flat(_contiguous(p.grad.data)))
             if not data.flags.c_contiguous:
                 data[...] = flat.reshape(data.shape)
-            p._version += 1
+            p._set_data()
         return loss
 
     # ---- state_dict: parameters by position, as PyTorch does ------------------------

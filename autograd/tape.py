@@ -1,114 +1,172 @@
-"""The tape: differentiable functions, grad mode and the backward pass.
+"""The tape: grad mode, the differentiable Function, saved tensors.
 
-Every differentiable op is a :class:`Function` subclass whose ``forward`` works
-on raw arrays and memoizes on ``self`` what ``backward`` needs, and whose
-``backward`` turns the gradient of the output into gradients of the inputs.
-Recording is define-by-run: :meth:`Function.apply` runs ``forward`` and, when
-an input requires grad, makes the function the output's node. The backward
-pass walks those nodes iteratively (no recursion), so graphs of any depth work.
+A :class:`Function` subclass is one op; each call makes an instance, which is
+the node of the graph (PyTorch's ``ctx``). Two styles share that node type:
+
+* native ops: ``forward(self, *arrays, **params)`` computes on raw arrays and
+  ``backward(self, *grads)`` returns input gradients built from differentiable
+  ops on Tensors;
+* PyTorch's style: ``@staticmethod forward(ctx, *tensors)`` and
+  ``@staticmethod backward(ctx, *grads)``, called as ``MyFn.apply(x)``.
+
+Because every backward is made of ops, the backward pass can itself be recorded
+(``create_graph=True``) and differentiated again, to any order. Without it the
+same code runs with recording off, on the same kernels.
+
+What backward needs is declared with ``save_for_backward`` and read back with
+``saved_tensors``, which refuses a tensor that was written in place since it
+was saved. Grad mode is per thread. The backward pass itself is in ``engine``.
 """
 import functools
+import inspect
+import threading
 
 from .kernels import device as _device
 from .kernels.device import array_module, device_scope
+from .tensor import Tensor
 
-Tensor = None  # set by autograd.tensor, which defines the class
+# ---- grad mode, per thread -----------------------------------------------------------
 
-
-class _GradMode:
-    enabled = True
+_local = threading.local()
 
 
 def is_grad_enabled():
-    return _GradMode.enabled
+    return getattr(_local, "enabled", True)
 
 
-class _SetGrad:
-    """Context manager and decorator that sets grad recording on or off."""
+class set_grad_enabled:  # noqa: N801 - PyTorch's name; a context manager and decorator
+    """Turn recording on or off in this thread: ``with set_grad_enabled(False):``."""
 
     def __init__(self, mode):
-        self.mode = mode
-        self.prev = []
+        self.mode = bool(mode)
+        self._prev = threading.local()   # one object may be entered in several threads
 
     def __enter__(self):
-        self.prev.append(_GradMode.enabled)
-        _GradMode.enabled = self.mode
+        stack = getattr(self._prev, "stack", None)
+        if stack is None:
+            stack = self._prev.stack = []
+        stack.append(is_grad_enabled())
+        _local.enabled = self.mode
         return self
 
     def __exit__(self, *exc):
-        _GradMode.enabled = self.prev.pop()
+        _local.enabled = self._prev.stack.pop()
         return False
 
     def __call__(self, fn):
+        mode = self.mode
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with _SetGrad(self.mode):
+            with set_grad_enabled(mode):
                 return fn(*args, **kwargs)
         return wrapper
 
 
 def no_grad(fn=None):
-    """Record nothing inside: ``with no_grad():`` or ``@no_grad``."""
-    ctx = _SetGrad(False)
+    """Record nothing in this thread: ``with no_grad():`` or ``@no_grad`` / ``@no_grad()``."""
+    ctx = set_grad_enabled(False)
     return ctx(fn) if callable(fn) else ctx
 
 
 def enable_grad(fn=None):
     """Record again inside a ``no_grad`` region."""
-    ctx = _SetGrad(True)
+    ctx = set_grad_enabled(True)
     return ctx(fn) if callable(fn) else ctx
 
 
-def set_grad_enabled(mode):
-    return _SetGrad(bool(mode))
+# ---- saved tensors --------------------------------------------------------------------
 
+_INPUT, _OUTPUT, _CONSTANT = 0, 1, 2
+
+
+class _Saved:
+    """One saved value: an input tensor, an output (kept as its array, so the node
+    does not hold its own output alive), or a constant array made by forward."""
+
+    __slots__ = ("kind", "value", "counter", "version", "index")
+
+    def __init__(self, kind, value, counter, index):
+        self.kind, self.value, self.counter, self.index = kind, value, counter, index
+        self.version = counter.value if counter is not None else 0
+
+
+def _stale_error(fn, saved, what):
+    return RuntimeError(
+        "one of the tensors needed to compute the gradient (%s of %s, shape %s) was modified "
+        "by an in-place operation after the forward pass saved it: it is at version %d, the "
+        "forward pass saw version %d. Make the change out of place (x = x + y instead of "
+        "x += y, x.add_(y) or x[i] = y), make it before the forward pass or after backward(), "
+        "and call optimizer.step() only after loss.backward()."
+        % (what, fn, tuple(_saved_shape(saved)), saved.counter.value, saved.version))
+
+
+def _saved_shape(saved):
+    v = saved.value
+    return v.shape
+
+
+# ---- the Function ---------------------------------------------------------------------
 
 class Function:
-    """One differentiable op: ``forward`` on arrays, ``backward`` beside it.
+    """One differentiable op; an instance is the tape's node for one call.
 
-    Subclasses implement ``forward(self, *arrays, **params) -> array`` and
-    ``backward(self, grad) -> tuple`` (one gradient, or ``None``, per input;
-    a single gradient may be returned bare for one-input ops). Gradients may be
-    returned in the broadcast shape: the engine sums them back to each input's
-    shape. ``self.needs_input_grad`` tells backward which inputs want one.
+    ``needs_input_grad`` says which inputs want a gradient. ``backward`` returns
+    one gradient (a Tensor, or None) per input, a bare one for a single input;
+    gradients may be in a broadcast shape: the engine sums them back to each
+    input's shape and casts them to its dtype.
     """
 
-    __slots__ = ("inputs", "parents", "needs_input_grad", "_versions", "hooks", "released",
-                 "__dict__")
+    __slots__ = ("edges", "needs_input_grad", "input_meta", "output_meta", "_saved", "_to_save",
+                 "_non_differentiable", "_materialize", "_hooks", "released", "__dict__")
 
-    def forward(self, *arrays, **params):
+    _ctx_style = False       # set per subclass: forward/backward are staticmethods
+    returns_view = False     # native ops whose output may share memory with input 0
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._ctx_style = isinstance(inspect.getattr_static(cls, "forward", None), staticmethod)
+
+    def forward(self, *args, **params):
         raise NotImplementedError
 
-    def backward(self, grad):
+    def backward(self, *grads):
         raise NotImplementedError
 
-    @classmethod
-    def apply(cls, *inputs, **params):
-        fn = cls.__new__(cls)
-        arrays = [t.data if isinstance(t, Tensor) else t for t in inputs]
-        needs = tuple(isinstance(t, Tensor) and t.requires_grad for t in inputs)
-        record = _GradMode.enabled and any(needs)
-        fn.needs_input_grad = needs
-        try:
-            if _device.cupy is None:      # no GPU in this process: skip the device scope
-                out = fn.forward(*arrays, **params)
-            else:                         # run where the data is (cuda:1 stays on cuda:1)
-                with device_scope(*arrays):
-                    out = fn.forward(*arrays, **params)
-        except ValueError as exc:
-            shapes = " and ".join(str(tuple(getattr(a, "shape", ()))) for a in arrays)
-            raise ValueError("%s: inputs of shapes %s: %s" % (cls.__name__, shapes, exc)) from exc
-        result = Tensor._wrap(out, record)
-        if record:
-            fn.inputs = inputs
-            # the edges: each input's node as it is now (an in-place op may give the
-            # tensor a new node later; this op's gradient still belongs to the old one)
-            fn.parents = tuple(t._node if isinstance(t, Tensor) else None for t in inputs)
-            fn._versions = tuple(t._version if isinstance(t, Tensor) else None for t in inputs)
-            fn.hooks = None
-            fn.released = False
-            result._node = fn
-        return result
+    # ---- what forward declares ----
+    def save_for_backward(self, *values):
+        """Keep ``values`` (inputs, outputs, or arrays/tensors made by forward) for backward."""
+        self._to_save = values
+
+    def mark_non_differentiable(self, *outputs):
+        """Outputs (indices, masks) that get no gradient and require none."""
+        self._non_differentiable = set(map(id, outputs))
+
+    def set_materialize_grads(self, value):
+        """With False, backward receives None (not zeros) for outputs that got no gradient."""
+        self._materialize = bool(value)
+
+    @property
+    def saved_tensors(self):
+        """The saved values as Tensors. Inputs and outputs keep their history, so a
+        backward recorded with ``create_graph=True`` differentiates through them."""
+        if self.released:
+            raise freed_error(self)
+        out = []
+        for s in self._saved:
+            if s is None:
+                out.append(None)
+                continue
+            if s.counter is not None and s.counter.value != s.version:
+                raise _stale_error(self, s, "an input" if s.kind == _INPUT else "an output")
+            if s.kind == _INPUT or not hasattr(s.value, "shape"):   # a tensor, or a number
+                out.append(s.value)
+            else:
+                t = Tensor._wrap(s.value, s.kind == _OUTPUT)
+                if s.kind == _OUTPUT:
+                    t._node, t._output_nr, t._counter = self, s.index, s.counter
+                out.append(t)
+        return tuple(out)
 
     @property
     def name(self):
@@ -117,226 +175,126 @@ class Function:
     def __repr__(self):
         return "<%sBackward>" % self.name
 
-    def _check_versions(self):
-        """Refuse to backward through an input that was changed in place after
-        this op saved it: the gradient would silently be wrong."""
-        saved = set()
-        for v in self.__dict__.values():
-            saved.update(map(id, v) if isinstance(v, (tuple, list)) else (id(v),))
-        for t, v in zip(self.inputs, self._versions):
-            if v is not None and t._version != v and id(t.data) in saved:
-                raise RuntimeError(
-                    "a tensor of shape %s needed by %s's backward was modified in place "
-                    "after it was used (version %d, now %d); do the in-place change on a "
-                    "copy (x = x + ...) or before the forward pass"
-                    % (tuple(t.shape), self.name, v, t._version))
+    def tensor_hooks(self, output_nr):
+        """The hook list of this node's output ``output_nr`` (Tensor.register_hook)."""
+        if self._hooks is None:
+            self._hooks = {}
+        return self._hooks.setdefault(output_nr, [])
+
+    # ---- recording ----
+    @classmethod
+    def apply(cls, *inputs, **params):
+        fn = cls.__new__(cls)
+        needs = tuple(isinstance(t, Tensor) and t.requires_grad for t in inputs)
+        fn.needs_input_grad = needs
+        fn._to_save = ()
+        fn._non_differentiable = ()
+        fn._materialize = True
+        fn._hooks = None
+        fn.released = False
+        record = is_grad_enabled() and any(needs)
+        if cls._ctx_style:
+            with set_grad_enabled(False):
+                out = cls.forward(fn, *inputs, **params)
+            single = not isinstance(out, tuple)
+            outs = (out,) if single else out
+            seen_in, seen_out = inputs, outs
+            results = tuple(_wrap_ctx_output(o, inputs, record and id(o) not in
+                                             fn._non_differentiable) for o in outs)
+        else:
+            arrays = [t.data if isinstance(t, Tensor) else t for t in inputs]
+            out = fn._forward_arrays(arrays, params)
+            single = not isinstance(out, tuple)
+            outs = (out,) if single else out
+            seen_in, seen_out = arrays, outs
+            results = tuple(Tensor._wrap(o, record) for o in outs)
+            if cls.returns_view and isinstance(inputs[0], Tensor) and _shares(outs[0], arrays[0]):
+                results[0]._counter = inputs[0]._counter
+        if record:
+            fn.edges = tuple(_edge(t) for t in inputs)
+            fn.input_meta = tuple((t.data.shape, t.data.dtype) if isinstance(t, Tensor) else None
+                                  for t in inputs)
+            fn.output_meta = tuple((r.data.shape, r.data.dtype, array_module(r.data))
+                                   if isinstance(r, Tensor) else None for r in results)
+            fn._saved = _resolve(fn._to_save, inputs, seen_in, seen_out, results)
+            for i, r in enumerate(results):
+                if isinstance(r, Tensor) and r.requires_grad:
+                    r._node, r._output_nr = fn, i
+        fn._to_save = None
+        return results[0] if single else results
+
+    def _forward_arrays(self, arrays, params):
+        cls = type(self)
+        try:
+            if _device.cupy is None:      # no GPU in this process: skip the device scope
+                return self.forward(*arrays, **params)
+            with device_scope(*arrays):   # run where the data is (cuda:1 stays on cuda:1)
+                return self.forward(*arrays, **params)
+        except ValueError as exc:
+            shapes = " and ".join(str(tuple(getattr(a, "shape", ()))) for a in arrays)
+            raise ValueError("%s: inputs of shapes %s: %s" % (cls.__name__, shapes, exc)) from exc
 
     def _release(self):
         self.released = True
         self.__dict__.clear()
-        self.inputs = self.parents = None
+        self._saved = self.edges = None
 
 
-def sum_to_shape(grad, shape):
-    """Sum a broadcast gradient back down to ``shape``."""
-    if grad.shape == shape:
-        return grad
-    xp = array_module(grad)
-    lead = grad.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        i + lead for i, n in enumerate(shape) if n == 1 and grad.shape[i + lead] != 1)
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
-    if lead:
-        grad = grad.reshape(grad.shape[lead:])
-    return xp.reshape(grad, shape) if grad.shape != shape else grad
+def _edge(t):
+    """Where an input's gradient goes: its node and output number, the leaf itself,
+    or nowhere (None). Taken at record time: an in-place op may give the tensor a
+    new node later, and this op's gradient still belongs to the old one."""
+    if not isinstance(t, Tensor) or not t.requires_grad:
+        return None
+    return t if t._node is None else (t._node, t._output_nr)
 
 
-def _accumulate(store, key, value):
-    old = store.get(key)
-    store[key] = value if old is None else old + value
+def _shares(out, arr):
+    base_out = getattr(out, "base", None)
+    if base_out is None:
+        return False
+    return base_out is arr or base_out is getattr(arr, "base", None)
 
 
-def run_backward(roots, root_grads, retain_graph=False, capture=None):
-    """Backpropagate ``root_grads`` from ``roots`` through the recorded graph.
-
-    Without ``capture`` the gradients of leaves accumulate into their
-    ``.grad``. With ``capture`` (a list of tensors) nothing's ``.grad`` is
-    touched and the gradients with respect to those tensors are returned.
-    """
-    node_grads = {}   # node -> gradient of its output
-    leaf_grads = {}   # id(leaf) -> gradient
-    leaves = {}       # id(leaf) -> leaf
-    captured = {}
-    capture_nodes = {}
-    if capture is not None:
-        for t in capture:
-            if t._node is not None:
-                capture_nodes[t._node] = id(t)
-
-    def send(tensor, node, grad):
-        if grad.shape != tensor.data.shape:
-            grad = sum_to_shape(grad, tensor.data.shape)
-        if grad.dtype != tensor.data.dtype:
-            grad = grad.astype(tensor.data.dtype)
-        if node is None:
-            leaves[id(tensor)] = tensor
-            _accumulate(leaf_grads, id(tensor), grad)
-            return None
-        _accumulate(node_grads, node, grad)
-        return node
-
-    start = []
-    for r, g in zip(roots, root_grads):
-        if not r.requires_grad:
-            raise RuntimeError(
-                "element of shape %s does not require grad and has no grad_fn: nothing "
-                "to differentiate (set requires_grad=True on the inputs, and do not "
-                "build the graph under no_grad())" % (tuple(r.shape),))
-        node = send(r, r._node, g)
-        if node is not None:
-            if node.released:
-                raise _freed_error(node)
-            start.append(node)
-
-    # Count, for every reachable node, how many consumers will send it a gradient.
-    pending = {}
-    stack = list(set(start))
-    seen = set(stack)
-    while stack:
-        node = stack.pop()
-        if node.released:
-            raise _freed_error(node)
-        for parent in node.parents:
-            if parent is not None:
-                pending[parent] = pending.get(parent, 0) + 1
-                if parent not in seen:
-                    seen.add(parent)
-                    stack.append(parent)
-
-    ready = [n for n in set(start) if pending.get(n, 0) == 0]
-    while ready:
-        node = ready.pop()
-        grad = node_grads.pop(node)
-        if node.hooks:
-            for hook in node.hooks:
-                new = hook(_wrap_grad(grad))
-                if new is not None:
-                    grad = new.data if isinstance(new, Tensor) else new
-        if node in capture_nodes:
-            captured[capture_nodes[node]] = grad
-        node._check_versions()
-        if _device.cupy is None:
-            in_grads = node.backward(grad)
-        else:
-            with device_scope(grad):
-                in_grads = node.backward(grad)
-        if not isinstance(in_grads, tuple):
-            in_grads = (in_grads,)
-        for t, parent, g, need in zip(node.inputs, node.parents, in_grads, node.needs_input_grad):
-            if not need:
-                continue
-            if g is not None:
-                send(t, parent, g)
-            if parent is not None:
-                pending[parent] -= 1
-                if pending[parent] == 0:
-                    if parent not in node_grads:   # every consumer sent None
-                        parent_zero = array_module(t.data).zeros_like(t.data)
-                        node_grads[parent] = parent_zero
-                    ready.append(parent)
-        if not retain_graph:
-            node._release()
-
-    result = []
-    given = {id(g) for g in root_grads}    # arrays the caller may still hold
-    for key, grad in leaf_grads.items():
-        leaf = leaves[key]
-        for hook in leaf._hooks or ():
-            new = hook(_wrap_grad(grad))
-            if new is not None:
-                grad = new.data if isinstance(new, Tensor) else new
-        if capture is not None:
-            captured[key] = grad
-        elif leaf.grad is None:
-            leaf.grad = Tensor._wrap(_owned(grad, given), False)
-        else:
-            leaf.grad = Tensor._wrap(leaf.grad.data + grad, False)
-    if capture is not None:
-        for t in capture:
-            g = captured.get(id(t))
-            result.append(None if g is None else _owned(g, given))
-    return result
+def _wrap_ctx_output(o, inputs, requires_grad):
+    """A ctx-style forward's output as this node's: the same memory and version
+    counter (an input returned as is stays one tensor for in-place checks)."""
+    if not isinstance(o, Tensor):
+        return o
+    r = Tensor._wrap(o.data, requires_grad)
+    r._counter = o._counter
+    return r
 
 
-def _owned(grad, given):
-    """``grad`` itself when nothing else can see it, else a copy: a gradient that
-    passed unchanged through an op (a + b sends one array to both) or is a view
-    (a broadcast, read-only) must not become two leaves' .grad, or be one that
-    clip_grad_norm_ and ``w.grad *= k`` cannot write."""
-    if (id(grad) in given or grad.base is not None
-            or not getattr(grad.flags, "writeable", True)):
-        grad = grad.copy()
-    given.add(id(grad))
-    return grad
+def _resolve(values, inputs, seen_in, seen_out, results):
+    """Classify what forward saved: input i, output j, or a constant. Matching is by
+    identity, each input used at most once first, so ``x * x.detach()`` saves both."""
+    saved, used = [], set()
+    for v in values:
+        if v is None:
+            saved.append(None)
+            continue
+        hits = [i for i, a in enumerate(seen_in) if a is v and isinstance(inputs[i], Tensor)]
+        fresh = [i for i in hits if i not in used]
+        if hits:
+            i = (fresh or hits)[0]
+            used.add(i)
+            saved.append(_Saved(_INPUT, inputs[i], inputs[i]._counter, i))
+            continue
+        j = next((j for j, o in enumerate(seen_out) if o is v), None)
+        if j is not None and isinstance(results[j], Tensor):
+            r = results[j]
+            saved.append(_Saved(_OUTPUT if r.requires_grad else _CONSTANT, r.data,
+                                r._counter, j))
+            continue
+        data = v.data if isinstance(v, Tensor) else v
+        counter = v._counter if isinstance(v, Tensor) else None
+        saved.append(_Saved(_CONSTANT, data, counter, None))
+    return tuple(saved)
 
 
-def _wrap_grad(array):
-    return Tensor._wrap(array, False)
-
-
-def _freed_error(node):
+def freed_error(node):
     return RuntimeError(
         "trying to backward through the graph a second time (through %s), but its "
         "saved buffers were already freed. Specify retain_graph=True on the first "
         "backward() call if you need to backward through the graph again." % node.name)
-
-
-def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=False):
-    """Gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``.
-
-    Returns a tuple with one tensor per input. An input that the outputs do not
-    depend on raises unless ``allow_unused=True``, in which case its entry is None.
-    """
-    single = isinstance(outputs, Tensor)
-    outputs = [outputs] if single else list(outputs)
-    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    if grad_outputs is None:
-        grad_outputs = [None] * len(outputs)
-    elif isinstance(grad_outputs, Tensor):
-        grad_outputs = [grad_outputs]
-    for t in inputs:
-        if not t.requires_grad:
-            raise RuntimeError("grad(): an input of shape %s does not require grad"
-                               % (tuple(t.shape),))
-    root_grads = [_root_grad(o, g) for o, g in zip(outputs, grad_outputs)]
-    grads = run_backward(outputs, root_grads, retain_graph=retain_graph, capture=inputs)
-    out = []
-    for t, g in zip(inputs, grads):
-        if g is None and not allow_unused:
-            raise RuntimeError("grad(): an input of shape %s was not used to compute the "
-                               "outputs; pass allow_unused=True to get None for it"
-                               % (tuple(t.shape),))
-        out.append(None if g is None else Tensor._wrap(g, False))
-    return tuple(out)
-
-
-def _root_grad(output, grad):
-    with device_scope(output.data):     # made on the output's device, not the current one
-        return _make_root_grad(output, grad)
-
-
-def _make_root_grad(output, grad):
-    xp = array_module(output.data)
-    if grad is None:
-        if output.data.size != 1:
-            raise RuntimeError(
-                "grad can be implicitly created only for scalar outputs; this output "
-                "has shape %s: pass a gradient of that shape (backward(grad=...))"
-                % (tuple(output.shape),))
-        return xp.ones_like(output.data)
-    g = grad.data if isinstance(grad, Tensor) else xp.asarray(grad, dtype=output.data.dtype)
-    if g.shape != output.data.shape:
-        raise ValueError("gradient of shape %s given for an output of shape %s"
-                         % (tuple(g.shape), tuple(output.shape)))
-    return g

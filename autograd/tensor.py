@@ -1,15 +1,16 @@
-"""The Tensor: an array, its gradient, and the tape node that made it."""
+"""The Tensor: an array, its gradient, its version, and the tape node that made it.
+
+Layering, bottom up: this module, then ``tape`` (grad mode, Function, the
+backward pass), then ``ops``. This module imports neither of the others. The
+methods that run ops (operators, math, shape, in-place) are installed on the
+class by the file that defines each op, with :func:`tensor_method`, so adding
+an op touches that file alone; ``tape`` installs ``backward``.
+"""
 import weakref
 
 import numpy as np
 
-from . import tape
 from .backend import CPU, Device, array_module, device_of, to_device
-from .ops import elementwise as E
-from .ops import linalg as L
-from .ops import reduce as R
-from .ops import shape as S
-from .tape import Function, run_backward, _root_grad
 
 _FLOAT_KINDS = "fc"
 
@@ -24,6 +25,17 @@ def _default_dtype(data):
     return None
 
 
+class VersionCounter:
+    """How many times a tensor's memory was written in place. Views and ``detach()``
+    aliases share their base's counter, so a write through any of them is seen by
+    every graph that saved one of them."""
+
+    __slots__ = ("value",)
+
+    def __init__(self):
+        self.value = 0
+
+
 class Tensor:
     """An n-dimensional array that can record the ops applied to it.
 
@@ -32,7 +44,8 @@ class Tensor:
     dtype (as in PyTorch).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_version", "_hooks", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_output_nr", "_counter", "_hooks",
+                 "__weakref__")
     __array_priority__ = 1000   # NumPy defers `ndarray op Tensor` to our reflected ops
     __array_ufunc__ = None
 
@@ -49,7 +62,8 @@ class Tensor:
         self.data = data
         self.grad = None
         self._node = None
-        self._version = 0
+        self._output_nr = 0
+        self._counter = VersionCounter()
         self._hooks = None
         self.requires_grad = False
         if requires_grad:
@@ -63,7 +77,8 @@ class Tensor:
         t.grad = None
         t.requires_grad = requires_grad
         t._node = None
-        t._version = 0
+        t._output_nr = 0
+        t._counter = VersionCounter()
         t._hooks = None
         return t
 
@@ -172,35 +187,11 @@ class Tensor:
 
     __hash__ = object.__hash__
 
-    # ---- devices -------------------------------------------------------------
-    def to(self, device=None, dtype=None):
-        """A copy on ``device`` and/or with ``dtype``; differentiable; self if nothing changes."""
-        out = self
-        if device is not None and Device(device) != self.device:
-            out = ToDevice.apply(out, device=Device(device))
-        if dtype is not None:
-            out = E.cast(out, dtype)
-        return out
-
-    def cuda(self, index=0):
-        return self.to(Device("cuda", index))
-
-    def cpu(self):
-        return self.to(CPU)
-
-    def astype(self, dtype):
-        return E.cast(self, dtype)
-
-    def float(self):
-        return E.cast(self, np.float32)
-
-    def double(self):
-        return E.cast(self, np.float64)
-
-    def long(self):
-        return E.cast(self, np.int64)
-
     # ---- the tape ------------------------------------------------------------
+    @property
+    def _version(self):
+        return self._counter.value
+
     def requires_grad_(self, requires_grad=True):
         if requires_grad and self.dtype.kind not in _FLOAT_KINDS:
             raise TypeError("only floating-point tensors can require grad; this one is %s "
@@ -212,12 +203,17 @@ class Tensor:
         return self
 
     def detach(self):
-        """The same data, cut from the tape."""
-        return Tensor._wrap(self.data, False)
+        """The same memory, cut from the tape; it shares the version counter, so an
+        in-place write through it is seen by graphs that saved this tensor."""
+        t = Tensor._wrap(self.data, False)
+        t._counter = self._counter
+        return t
 
-    def backward(self, grad=None, retain_graph=False):
-        """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf that requires grad."""
-        run_backward([self], [_root_grad(self, grad)], retain_graph=retain_graph)
+    def detach_(self):
+        """Cut this tensor from the tape in place: it becomes a leaf that needs no grad."""
+        self._node = None
+        self.requires_grad = False
+        return self
 
     def register_hook(self, hook):
         """Call ``hook(grad)`` with this tensor's gradient during backward; a tensor
@@ -225,9 +221,7 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that does not require grad")
         if self._node is not None:
-            if self._node.hooks is None:
-                self._node.hooks = []
-            hooks = self._node.hooks
+            hooks = self._node.tensor_hooks(self._output_nr)
         else:
             if self._hooks is None:
                 self._hooks = []
@@ -244,60 +238,36 @@ class Tensor:
         def keep(grad):
             t = ref()
             if t is not None:
-                t.grad = grad if t.grad is None else Tensor._wrap(t.grad.data + grad.data, False)
+                t.grad = grad.detach() if t.grad is None else t.grad + grad.detach()
         self.register_hook(keep)
 
     def zero_grad(self):
         self.grad = None
 
-    # ---- operators -----------------------------------------------------------
-    def __add__(self, other):
-        return E.add(self, other)
+    def _set_data(self, array=None):
+        """The one way to change a tensor's data outside the tape: replace it with
+        ``array`` or, with None, declare that ``self.data`` was just written in
+        place. Either way the version moves, so a graph that saved the old value
+        refuses to backward through it."""
+        if array is not None:
+            self.data = array
+        self._counter.value += 1
 
-    def __radd__(self, other):
-        return E.add(other, self)
-
-    def __sub__(self, other):
-        return E.sub(self, other)
-
-    def __rsub__(self, other):
-        return E.sub(other, self)
-
-    def __mul__(self, other):
-        return E.mul(self, other)
-
-    def __rmul__(self, other):
-        return E.mul(other, self)
-
-    def __truediv__(self, other):
-        return E.div(self, other)
-
-    def __rtruediv__(self, other):
-        return E.div(other, self)
-
-    def __pow__(self, other):
-        return E.pow(self, other)
-
-    def __rpow__(self, other):
-        return E.pow(other, self)
-
-    def __matmul__(self, other):
-        return L.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return L.matmul(other, self)
-
-    def __neg__(self):
-        return E.neg(self)
-
-    def __pos__(self):
-        return self
-
-    def __abs__(self):
-        return E.abs(self)
-
-    def __getitem__(self, index):
-        return S.getitem(self, index)
+    def _checked_value(self, value, what):
+        """``value`` as this tensor's new data: same shape, a numeric dtype, cast to
+        ours and on our device. Raises naming ``what``; changes nothing."""
+        arr = value.numpy() if isinstance(value, Tensor) else value
+        if not hasattr(arr, "dtype"):
+            try:
+                arr = np.asarray(arr)
+            except (ValueError, TypeError) as exc:
+                raise TypeError("%s: cannot read %r as an array: %s" % (what, type(value), exc))
+        if arr.dtype.kind not in "biuf":
+            raise TypeError("%s: expected numbers for a %s tensor, got dtype %s"
+                            % (what, self.dtype, arr.dtype))
+        if tuple(arr.shape) != self.shape:
+            raise ValueError("%s: shape %s, expected %s" % (what, tuple(arr.shape), self.shape))
+        return to_device(array_module(arr).array(arr, dtype=self.dtype), self.device)
 
     # comparisons: element-wise, boolean results, no gradient
     def _compare(self, other, op):
@@ -328,254 +298,6 @@ class Tensor:
     def all(self, axis=None, keepdims=False):
         return Tensor._wrap(self.data.all(axis=axis, keepdims=keepdims), False)
 
-    # ---- in place -----------------------------------------------------------
-    # Without gradients an in-place op writes the data and bumps the version. With
-    # them (grad mode on, and self or the operand requiring grad) it is recorded as
-    # PyTorch records it: the op runs on the old value, the result is written into
-    # this tensor's memory, and the tensor takes the op's node as its own. Nodes
-    # recorded earlier keep their edge to the old node (tape: Function.parents).
-
-    def _records(self, other, name):
-        if not tape.is_grad_enabled():
-            return False
-        if not (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
-            return False
-        if self.requires_grad and self._node is None:
-            raise RuntimeError(
-                "in-place %s on a leaf tensor of shape %s that requires grad: its gradient "
-                "would have nowhere to go; write x = x %s y, or wrap the update in no_grad()"
-                % (name, tuple(self.shape), name.rstrip("=")))
-        return True
-
-    def _take(self, result):
-        """Become ``result`` in place: its value written into this tensor's memory,
-        its node (the op just recorded) as this tensor's history."""
-        self.data[...] = result.data
-        self._node = result._node
-        self.requires_grad = True
-        self._version += 1
-        return self
-
-    def _old_value(self, op):
-        """This tensor before the change, as an operand. Ops that save their operand
-        for backward (*, /) get a copy, since the memory is about to be rewritten."""
-        old = Tensor._wrap(self.data.copy() if op in (np.multiply, np.true_divide) else self.data,
-                           self.requires_grad)
-        old._node = self._node
-        return old
-
-    def _inplace(self, other, op, name):
-        if isinstance(other, Tensor) and other.device != self.device:
-            raise RuntimeError("in-place %s: tensors on %s and %s" % (name, self.device, other.device))
-        if self._records(other, name):
-            result = {np.add: E.add, np.subtract: E.sub, np.multiply: E.mul,
-                      np.true_divide: E.div}[op](self._old_value(op), other)
-            if result.shape != self.shape:
-                raise ValueError("in-place %s: the result's shape %s is not the tensor's %s"
-                                 % (name, tuple(result.shape), tuple(self.shape)))
-            return self._take(result.astype(self.dtype) if result.dtype != self.dtype else result)
-        if isinstance(other, Tensor):
-            other = other.data
-        try:
-            op(self.data, other, out=self.data, casting="same_kind")
-        except (ValueError, TypeError) as exc:
-            raise ValueError("in-place %s on a tensor of shape %s %s with an operand of shape "
-                             "%s: %s" % (name, tuple(self.shape), self.dtype,
-                                         tuple(np.shape(other)), exc)) from None
-        self._version += 1
-        return self
-
-    def __iadd__(self, other):
-        return self._inplace(other, np.add, "+=")
-
-    def __isub__(self, other):
-        return self._inplace(other, np.subtract, "-=")
-
-    def __imul__(self, other):
-        return self._inplace(other, np.multiply, "*=")
-
-    def __itruediv__(self, other):
-        return self._inplace(other, np.true_divide, "/=")
-
-    def __setitem__(self, index, value):
-        if isinstance(value, Tensor) and value.device != self.device:
-            raise RuntimeError("item assignment: a value on %s into a tensor on %s"
-                               % (value.device, self.device))
-        if self._records(value, "item assignment"):
-            self._take(S.setitem(self._old_value(None), index, value))
-            return
-        value = value.data if isinstance(value, Tensor) else value
-        self.data[S._index_arg(index)] = value
-        self._version += 1
-
-    def _set_data(self, array):
-        """Replace the data (loading weights, moving devices): the one way besides
-        the in-place ops, and like them it bumps the version, so a graph that saved
-        the old value refuses to backward through it."""
-        self.data = array
-        self._version += 1
-
-    def _checked_value(self, value, what):
-        """``value`` as this tensor's new data: same shape, a numeric dtype, cast to
-        ours and on our device. Raises naming ``what``; changes nothing."""
-        arr = value.numpy() if isinstance(value, Tensor) else value
-        if not hasattr(arr, "dtype"):
-            try:
-                arr = np.asarray(arr)
-            except (ValueError, TypeError) as exc:
-                raise TypeError("%s: cannot read %r as an array: %s" % (what, type(value), exc))
-        if arr.dtype.kind not in "biuf":
-            raise TypeError("%s: expected numbers for a %s tensor, got dtype %s"
-                            % (what, self.dtype, arr.dtype))
-        if tuple(arr.shape) != self.shape:
-            raise ValueError("%s: shape %s, expected %s" % (what, tuple(arr.shape), self.shape))
-        return to_device(array_module(arr).array(arr, dtype=self.dtype), self.device)
-
-    def copy_(self, other):
-        """Overwrite the data in place (shapes must broadcast); bumps the version."""
-        self[...] = other
-        return self
-
-    def zero_(self):
-        self[...] = 0
-        return self
-
-    def fill_(self, value):
-        self[...] = value
-        return self
-
-    # ---- shape ops -----------------------------------------------------------
-    def reshape(self, *shape):
-        return S.reshape(self, *shape)
-
-    view = reshape
-
-    def flatten(self, start_dim=0, end_dim=-1):
-        return S.flatten(self, start_dim, end_dim)
-
-    def transpose(self, dim0=None, dim1=None):
-        return S.transpose(self, dim0, dim1)
-
-    def permute(self, *axes):
-        return S.permute(self, *axes)
-
-    @property
-    def T(self):
-        return S.transpose(self)
-
-    def squeeze(self, axis=None):
-        return S.squeeze(self, axis)
-
-    def unsqueeze(self, axis):
-        return S.unsqueeze(self, axis)
-
-    def expand(self, *shape):
-        return S.expand(self, *shape)
-
-    def broadcast_to(self, *shape):
-        return S.broadcast_to(self, *shape)
-
-    def split(self, split_size_or_sections, axis=0):
-        return S.split(self, split_size_or_sections, axis)
-
-    def pad(self, pad_width, value=0.0):
-        return S.pad(self, pad_width, value)
-
-    # ---- math ----------------------------------------------------------------
-    def matmul(self, other):
-        return L.matmul(self, other)
-
-    def exp(self):
-        return E.exp(self)
-
-    def log(self):
-        return E.log(self)
-
-    def sqrt(self):
-        return E.sqrt(self)
-
-    def sin(self):
-        return E.sin(self)
-
-    def cos(self):
-        return E.cos(self)
-
-    def tanh(self):
-        return E.tanh(self)
-
-    def sigmoid(self):
-        return E.sigmoid(self)
-
-    def relu(self):
-        return E.relu(self)
-
-    def leaky_relu(self, negative_slope=0.01):
-        return E.leaky_relu(self, negative_slope)
-
-    def elu(self, alpha=1.0):
-        return E.elu(self, alpha)
-
-    def gelu(self, approximate="none"):
-        return E.gelu(self, approximate)
-
-    def softplus(self, beta=1.0, threshold=20.0):
-        return E.softplus(self, beta, threshold)
-
-    def softmax(self, axis=-1):
-        return E.softmax(self, axis)
-
-    def log_softmax(self, axis=-1):
-        return E.log_softmax(self, axis)
-
-    def clip(self, min=None, max=None):  # noqa: A002
-        return E.clip(self, min, max)
-
-    clamp = clip
-
-    def abs(self):
-        return E.abs(self)
-
-    def maximum(self, other):
-        return E.maximum(self, other)
-
-    def minimum(self, other):
-        return E.minimum(self, other)
-
-    def sum(self, axis=None, keepdims=False):
-        return R.sum(self, axis, keepdims)
-
-    def mean(self, axis=None, keepdims=False):
-        return R.mean(self, axis, keepdims)
-
-    def max(self, axis=None, keepdims=False):
-        return R.max(self, axis, keepdims)
-
-    def min(self, axis=None, keepdims=False):
-        return R.min(self, axis, keepdims)
-
-    def var(self, axis=None, keepdims=False, correction=1):
-        return R.var(self, axis, keepdims, correction)
-
-    def std(self, axis=None, keepdims=False, correction=1):
-        return R.std(self, axis, keepdims, correction)
-
-    def logsumexp(self, axis=None, keepdims=False):
-        return R.logsumexp(self, axis, keepdims)
-
-    def argmax(self, axis=None, keepdims=False):
-        return R.argmax(self, axis, keepdims)
-
-    def argmin(self, axis=None, keepdims=False):
-        return R.argmin(self, axis, keepdims)
-
-
-class ToDevice(Function):
-    def forward(self, x, device=None):
-        self.source = device_of(x)
-        return to_device(x, device)
-
-    def backward(self, g):
-        return to_device(g, self.source)
 
 
 class _HookHandle:
@@ -587,7 +309,16 @@ class _HookHandle:
             self._hooks.remove(self._hook)
 
 
-tape.Tensor = Tensor
+def tensor_method(*names, reflected=None):
+    """Install the decorated op function as the ``Tensor`` methods ``names`` (and as
+    the reflected operator ``reflected``, with its operands swapped)."""
+    def install(fn):
+        for name in names:
+            setattr(Tensor, name, fn)
+        if reflected:
+            setattr(Tensor, reflected, lambda self, other: fn(other, self))
+        return fn
+    return install
 
 
 def from_dlpack(obj):

@@ -44,18 +44,20 @@ def test_dlpack_with_pytorch_both_ways():
 
 
 class FakeCudaDevice:
-    """cupy.cuda.Device's context-manager protocol: entering makes it current."""
+    """cupy.cuda.Device's context-manager protocol: entering makes it current, and
+    entries nest (CuPy keeps a stack; a backward's ops enter it again)."""
     current = [0]
 
     def __init__(self, index):
         self.id = index
+        self.prev = []
 
     def __enter__(self):
-        self.prev = FakeCudaDevice.current[0]
+        self.prev.append(FakeCudaDevice.current[0])
         FakeCudaDevice.current[0] = self.id
 
     def __exit__(self, *exc):
-        FakeCudaDevice.current[0] = self.prev
+        FakeCudaDevice.current[0] = self.prev.pop()
 
 
 def _fake_gpu(monkeypatch, index):

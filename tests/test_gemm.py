@@ -220,5 +220,5 @@ def test_conv_backward_refuses_an_input_changed_after_forward(monkeypatch):
     with K.use_cpu_backend("cpp"):
         y = ag.conv2d(x, w, padding=1)
         x += 1
-        with pytest.raises(RuntimeError, match="modified in place"):
+        with pytest.raises(RuntimeError, match="modified by an in-place operation"):
             y.sum().backward()

@@ -1,4 +1,4 @@
-"""Every differentiable op, gradchecked in float64 over a table of cases."""
+"""Every differentiable op, gradchecked and gradgradchecked in float64 over a table of cases."""
 import zlib
 
 import numpy as np
@@ -25,6 +25,7 @@ CASES = {
     "sqrt": [(ag.sqrt, [(2, 3)], "pos")],
     "sin": [(ag.sin, [(4,)])],
     "cos": [(ag.cos, [(4,)])],
+    "erf": [(ag.erf, [(2, 3)])],
     "tanh": [(ag.tanh, [(3, 3)])],
     "sigmoid": [(ag.sigmoid, [(3, 3)])],
     "relu": [(ag.relu, [(3, 5)])],
@@ -91,8 +92,8 @@ def _params():
             yield pytest.param(name, case, id="%s-%d" % (name, i))
 
 
-def check_case(name, case, device="cpu"):
-    """Gradcheck one table entry with float64 inputs on ``device``."""
+def check_case(name, case, device="cpu", check=ag.gradcheck):
+    """Gradcheck (or ``check``) one table entry with float64 inputs on ``device``."""
     fn, shapes = case[0], case[1]
     kind = case[2] if len(case) > 2 else "normal"
     options = case[3] if len(case) > 3 else {}
@@ -101,12 +102,19 @@ def check_case(name, case, device="cpu"):
     for s in shapes:
         data = rng.uniform(0.5, 2.0, s) if kind == "pos" else rng.standard_normal(s)
         inputs.append(ag.tensor(data, dtype="float64", device=device, requires_grad=True))
-    return ag.gradcheck(fn, inputs, **options)
+    return check(fn, inputs, **options)
 
 
 @pytest.mark.parametrize("name,case", list(_params()))
 def test_gradcheck(name, case):
     assert check_case(name, case)
+
+
+@pytest.mark.parametrize("name,case", list(_params()))
+def test_gradgradcheck(name, case):
+    """Each op's backward is made of ops, so it is differentiable too: the second
+    derivatives match central differences of the first ones."""
+    assert check_case(name, case, check=ag.gradgradcheck)
 
 
 def test_every_exported_op_is_in_the_table():

@@ -123,7 +123,7 @@ def test_in_place_change_of_a_saved_value_is_detected():
     x = w * 1.0
     y = x * x                 # saves x
     x += w
-    with pytest.raises(RuntimeError, match="modified in place"):
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
         y.sum().backward()
 
 

@@ -160,7 +160,7 @@ def test_in_place_change_of_a_saved_value_is_detected():
     x = ag.tensor([3.0, 4.0])
     y = (w * x).sum()
     x += 1                  # x was saved by the product for w's gradient
-    with pytest.raises(RuntimeError, match="modified in place"):
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
         y.backward()
 
 

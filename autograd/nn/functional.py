@@ -10,7 +10,7 @@ from ..backend import array_module
 from ..creation import generator
 from ..ops import (avg_pool2d, conv2d, elu, gelu, global_avg_pool2d, leaky_relu,  # noqa: F401
                    log_softmax, max_pool2d, relu, sigmoid, softmax, softplus, tanh)
-from ..tape import Function
+from ..tape import Function, is_grad_enabled
 from ..tensor import Tensor
 
 
@@ -57,20 +57,19 @@ class BinaryCrossEntropy(Function):
     def forward(self, p, y):
         xp = array_module(p)
         with np.errstate(divide="ignore"):
-            self.log_p = xp.maximum(xp.log(p), -100.0)
-            self.log_q = xp.maximum(xp.log1p(-p), -100.0)
-        self.p, self.y = p, y
-        return -(y * self.log_p + (1 - y) * self.log_q)
+            log_p = xp.maximum(xp.log(p), -100.0)
+            log_q = xp.maximum(xp.log1p(-p), -100.0)
+        self.save_for_backward(p, y)
+        return -(y * log_p + (1 - y) * log_q)
 
     def backward(self, g):
+        p, y = self.saved_tensors
         need_p, need_y = self.needs_input_grad
-        xp = array_module(g)
-        gp = gy = None
-        if need_p:
-            p = self.p
-            gp = g * (p - self.y) / xp.maximum(p * (1 - p), 1e-12)
+        gp = g * (p - y) / ops.maximum(p * (1 - p), 1e-12) if need_p else None
+        gy = None
         if need_y:
-            gy = g * (self.log_q - self.log_p)
+            with np.errstate(divide="ignore"):
+                gy = g * (ops.maximum(ops.log(1 - p), -100.0) - ops.maximum(ops.log(p), -100.0))
         return gp, gy
 
 
@@ -129,12 +128,16 @@ class SoftmaxCrossEntropy(Function):
         e = xp.exp(shifted)
         s = e.sum(axis=-1, keepdims=True)
         log_p = shifted - xp.log(s)
-        self.p, self.q = e / s, q
+        self.p = e / s
+        self.save_for_backward(logits, q)
         return -(q * log_p).sum(axis=-1)
 
     def backward(self, g):
-        q = self.q
-        return (g[..., None] * (self.p * q.sum(axis=-1, keepdims=True) - q)), None
+        logits, q = self.saved_tensors
+        # forward's softmax is reused unless this backward is recorded, which needs
+        # p as a function of the logits to differentiate it again
+        p = ops.softmax(logits) if is_grad_enabled() else Tensor._wrap(self.p, False)
+        return g.unsqueeze(-1) * (p * q.sum(axis=-1, keepdims=True) - q), None
 
 
 def _class_last(t):
@@ -262,10 +265,9 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Tr
         if running_mean is not None:
             m = mean.data.reshape(-1)
             v = var.data.reshape(-1) * (n / (n - 1))
-            running_mean.data *= 1 - momentum
-            running_mean.data += momentum * m
-            running_var.data *= 1 - momentum
-            running_var.data += momentum * v
+            for stat, batch in ((running_mean, m), (running_var, v)):
+                stat._set_data((stat.data * (1 - momentum) + momentum * batch)
+                               .astype(stat.dtype, copy=False))
         y = centered / ops.sqrt(var + eps)
     else:
         mean = running_mean.data.reshape(shape)

@@ -3,7 +3,7 @@ import numbers
 
 import numpy as np
 
-from .. import tape
+from ..tensor import Tensor
 
 # PyTorch's type promotion: the highest category (bool < integer < floating) wins;
 # within it, tensors with dimensions decide, then 0-d tensors, and only then a
@@ -14,7 +14,6 @@ _DEFAULT_OF_CATEGORY = {0: np.dtype(bool), 1: np.dtype(np.int64), 2: np.dtype(np
 
 def result_dtype(args, true_divide=False):
     """The dtype PyTorch gives ``a op b`` for tensors and Python numbers ``args``."""
-    Tensor = tape.Tensor
     dims, zero_dims, numbers_ = [], [], []
     for a in args:
         if isinstance(a, Tensor):
@@ -41,12 +40,16 @@ def promoted_args(*args, true_divide=False):
     """``as_tensor_args``, then every tensor cast (differentiably) to the promoted dtype."""
     from .elementwise import cast
     args = as_tensor_args(*args)
-    Tensor = tape.Tensor
     dtypes = {a.dtype for a in args if isinstance(a, Tensor)}
     if len(dtypes) == 1 and next(iter(dtypes)).kind == "f":   # the common case: nothing to do
         return args
     dtype = result_dtype(args, true_divide)
-    return [cast(a, dtype) if isinstance(a, Tensor) and a.dtype != dtype else a for a in args]
+    # Beside a tensor that already has ``dtype``, one NumPy promotes to it by itself
+    # needs no cast (a bool mask times a float32 gradient: no float32 copy of the mask)
+    anchored = any(isinstance(a, Tensor) and a.dtype == dtype for a in args)
+    return [a if not isinstance(a, Tensor) or a.dtype == dtype
+            or (anchored and np.result_type(dtype, a.dtype) == dtype) else cast(a, dtype)
+            for a in args]
 
 
 def as_tensor_args(*args):
@@ -55,7 +58,6 @@ def as_tensor_args(*args):
     Python scalars stay scalars (NumPy's weak scalar typing keeps a float32
     tensor float32 under ``x * 2.0``). Tensors on different devices raise.
     """
-    Tensor = tape.Tensor
     out = []
     device = first = None
     for a in args:

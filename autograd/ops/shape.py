@@ -3,13 +3,18 @@ import numbers
 
 import numpy as np
 
-from .. import tape
 from ..backend import array_module
 from ..tape import Function
+from ..tensor import Tensor, tensor_method
 from ._util import as_tensor_args, normalize_axis
+
+__all__ = ["reshape", "flatten", "permute", "transpose", "squeeze", "unsqueeze", "expand",
+           "broadcast_to", "concatenate", "stack", "split", "pad", "getitem", "setitem"]
 
 
 class Reshape(Function):
+    returns_view = True
+
     def forward(self, x, shape=None):
         self.in_shape = x.shape
         return x.reshape(shape)
@@ -18,111 +23,7 @@ class Reshape(Function):
         return g.reshape(self.in_shape)
 
 
-class Permute(Function):
-    def forward(self, x, axes=None):
-        axes = tuple(range(x.ndim))[::-1] if axes is None else tuple(a % x.ndim for a in axes)
-        if sorted(axes) != list(range(x.ndim)):
-            raise ValueError("permute: %s is not a permutation of the %d axes" % (axes, x.ndim))
-        self.inverse = tuple(np.argsort(axes))
-        return x.transpose(axes)
-
-    def backward(self, g):
-        return g.transpose(self.inverse)
-
-
-class BroadcastTo(Function):
-    def forward(self, x, shape=None):
-        return array_module(x).broadcast_to(x, shape)
-
-    def backward(self, g):
-        return g  # the engine sums it back to the input's shape
-
-
-class Concatenate(Function):
-    def forward(self, *xs, axis=0):
-        xp = array_module(xs[0])
-        self.axis = axis % xs[0].ndim
-        self.bounds = np.cumsum([x.shape[self.axis] for x in xs])[:-1]
-        return xp.concatenate(xs, axis=self.axis)
-
-    def backward(self, g):
-        return tuple(array_module(g).split(g, self.bounds, axis=self.axis))
-
-
-class Stack(Function):
-    def forward(self, *xs, axis=0):
-        xp = array_module(xs[0])
-        self.axis = axis % (xs[0].ndim + 1)
-        return xp.stack(xs, axis=self.axis)
-
-    def backward(self, g):
-        return tuple(g.take(i, axis=self.axis) for i in range(g.shape[self.axis]))
-
-
-class Pad(Function):
-    def forward(self, x, pad_width=None, value=0.0):
-        xp = array_module(x)
-        self.index = tuple(slice(lo, lo + n) for (lo, _), n in zip(pad_width, x.shape))
-        return xp.pad(x, pad_width, mode="constant", constant_values=value)
-
-    def backward(self, g):
-        return g[self.index]
-
-
-def _is_basic(index):
-    """True when indexing cannot repeat an element (so backward can assign)."""
-    parts = index if isinstance(index, tuple) else (index,)
-    for p in parts:
-        if p is None or p is Ellipsis or isinstance(p, (slice, numbers.Integral)):
-            continue
-        if getattr(p, "dtype", None) == np.bool_:
-            continue
-        return False
-    return True
-
-
-class GetItem(Function):
-    def forward(self, x, index=None):
-        self.shape, self.dtype, self.index = x.shape, x.dtype, index
-        return x[index]
-
-    def backward(self, g):
-        xp = array_module(g)
-        out = xp.zeros(self.shape, dtype=g.dtype)
-        if _is_basic(self.index):
-            out[self.index] = g
-        elif xp is np:
-            np.add.at(out, self.index, g)
-        else:  # CuPy's scatter-add
-            import cupyx
-            cupyx.scatter_add(out, self.index, g)
-        return out
-
-
-class SetItem(Function):
-    """``x`` with ``x[index] = value``: the gradient of the overwritten region goes
-    to ``value`` (summed back to its shape by the engine), the rest to ``x``."""
-
-    def forward(self, x, value, index=None):
-        self.index = index
-        out = x.copy()
-        out[index] = value
-        return out
-
-    def backward(self, g):
-        need_x, need_value = self.needs_input_grad
-        gx = None
-        if need_x:
-            gx = g.copy()
-            gx[self.index] = 0
-        return gx, (g[self.index] if need_value else None)
-
-
-def setitem(x, index, value):
-    """``x`` with ``x[index] = value``, out of place (Tensor.__setitem__ writes it back)."""
-    return SetItem.apply(x, value, index=_index_arg(index))
-
-
+@tensor_method("reshape", "view")
 def reshape(x, *shape):
     shape = _shape_arg(shape)
     if -1 not in shape and int(np.prod(shape)) != x.size:
@@ -131,6 +32,7 @@ def reshape(x, *shape):
     return Reshape.apply(x, shape=shape)
 
 
+@tensor_method("flatten")
 def flatten(x, start_dim=0, end_dim=-1):
     nd = x.ndim
     if nd == 0:
@@ -143,19 +45,7 @@ def flatten(x, start_dim=0, end_dim=-1):
     return reshape(x, shape)
 
 
-def permute(x, *axes):
-    return Permute.apply(x, axes=_shape_arg(axes))
-
-
-def transpose(x, dim0=None, dim1=None):
-    """Swap two axes, or (with no axes given) reverse all of them."""
-    if dim0 is None and dim1 is None:
-        return Permute.apply(x, axes=None)
-    axes = list(range(x.ndim))
-    axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
-    return Permute.apply(x, axes=tuple(axes))
-
-
+@tensor_method("squeeze")
 def squeeze(x, axis=None):
     if axis is None:
         shape = tuple(n for n in x.shape if n != 1)
@@ -168,11 +58,55 @@ def squeeze(x, axis=None):
     return Reshape.apply(x, shape=shape)
 
 
+@tensor_method("unsqueeze")
 def unsqueeze(x, axis):
     axis = axis % (x.ndim + 1)
     return Reshape.apply(x, shape=x.shape[:axis] + (1,) + x.shape[axis:])
 
 
+class Permute(Function):
+    returns_view = True
+
+    def forward(self, x, axes=None):
+        axes = tuple(range(x.ndim))[::-1] if axes is None else tuple(a % x.ndim for a in axes)
+        if sorted(axes) != list(range(x.ndim)):
+            raise ValueError("permute: %s is not a permutation of the %d axes" % (axes, x.ndim))
+        self.inverse = tuple(int(i) for i in np.argsort(axes))
+        return x.transpose(axes)
+
+    def backward(self, g):
+        return g.permute(self.inverse)
+
+
+@tensor_method("permute")
+def permute(x, *axes):
+    return Permute.apply(x, axes=_shape_arg(axes))
+
+
+@tensor_method("transpose")
+def transpose(x, dim0=None, dim1=None):
+    """Swap two axes, or (with no axes given) reverse all of them."""
+    if dim0 is None and dim1 is None:
+        return Permute.apply(x, axes=None)
+    axes = list(range(x.ndim))
+    axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
+    return Permute.apply(x, axes=tuple(axes))
+
+
+Tensor.T = property(transpose)
+
+
+class BroadcastTo(Function):
+    returns_view = True
+
+    def forward(self, x, shape=None):
+        return array_module(x).broadcast_to(x, shape)
+
+    def backward(self, g):
+        return g  # the engine sums it back to the input's shape
+
+
+@tensor_method("broadcast_to")
 def broadcast_to(x, *shape):
     shape = _shape_arg(shape)
     try:
@@ -183,6 +117,7 @@ def broadcast_to(x, *shape):
     return BroadcastTo.apply(x, shape=shape)
 
 
+@tensor_method("expand")
 def expand(x, *shape):
     """Like PyTorch: -1 keeps an axis' size."""
     shape = list(_shape_arg(shape))
@@ -193,10 +128,32 @@ def expand(x, *shape):
     return broadcast_to(x, tuple(shape))
 
 
+class Concatenate(Function):
+    def forward(self, *xs, axis=0):
+        xp = array_module(xs[0])
+        self.axis = axis % xs[0].ndim
+        self.sizes = [x.shape[self.axis] for x in xs]
+        return xp.concatenate(xs, axis=self.axis)
+
+    def backward(self, g):
+        return tuple(split(g, self.sizes, self.axis))
+
+
 def concatenate(tensors, axis=0):
     tensors = as_tensor_args(*tensors)
     _check_same_rank("concatenate", tensors, axis, skip_axis=True)
     return Concatenate.apply(*tensors, axis=axis)
+
+
+class Stack(Function):
+    def forward(self, *xs, axis=0):
+        xp = array_module(xs[0])
+        self.axis = axis % (xs[0].ndim + 1)
+        return xp.stack(xs, axis=self.axis)
+
+    def backward(self, g):
+        lead = (slice(None),) * self.axis
+        return tuple(g[lead + (i,)] for i in range(g.shape[self.axis]))
 
 
 def stack(tensors, axis=0):
@@ -205,6 +162,7 @@ def stack(tensors, axis=0):
     return Stack.apply(*tensors, axis=axis)
 
 
+@tensor_method("split")
 def split(x, split_size_or_sections, axis=0):
     """Split into pieces of a given size (the last may be smaller), or of the given sizes."""
     n = x.shape[axis]
@@ -226,6 +184,17 @@ def split(x, split_size_or_sections, axis=0):
     return pieces
 
 
+class Pad(Function):
+    def forward(self, x, pad_width=None, value=0.0):
+        xp = array_module(x)
+        self.index = tuple(slice(lo, lo + n) for (lo, _), n in zip(pad_width, x.shape))
+        return xp.pad(x, pad_width, mode="constant", constant_values=value)
+
+    def backward(self, g):
+        return g[self.index]
+
+
+@tensor_method("pad")
 def pad(x, pad_width, value=0.0):
     """Constant padding; ``pad_width`` as in NumPy: an int, a pair, or a pair per axis."""
     pw = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2))
@@ -234,12 +203,77 @@ def pad(x, pad_width, value=0.0):
     return Pad.apply(x, pad_width=tuple(map(tuple, pw.tolist())), value=value)
 
 
+def _is_basic(index):
+    """True when indexing cannot repeat an element (so backward can assign)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    for p in parts:
+        if p is None or p is Ellipsis or isinstance(p, (slice, numbers.Integral)):
+            continue
+        if getattr(p, "dtype", None) == np.bool_:
+            continue
+        return False
+    return True
+
+
+class GetItem(Function):
+    returns_view = True
+
+    def forward(self, x, index=None):
+        self.shape, self.index = x.shape, index
+        return x[index]
+
+    def backward(self, g):
+        return _Unindex.apply(g, shape=self.shape, index=self.index)
+
+
+@tensor_method("__getitem__")
 def getitem(x, index):
     return GetItem.apply(x, index=_index_arg(index))
 
 
+class _Unindex(Function):
+    """Getitem's derivative: ``g`` put (added, for repeated indices) at ``index`` of a
+    zero tensor of ``shape``. Its own derivative is getitem again."""
+
+    def forward(self, g, shape=None, index=None):
+        self.index = index
+        xp = array_module(g)
+        out = xp.zeros(shape, dtype=g.dtype)
+        if _is_basic(index):
+            out[index] = g
+        elif xp is np:
+            np.add.at(out, index, g)
+        else:  # CuPy's scatter-add
+            import cupyx
+            cupyx.scatter_add(out, index, g)
+        return out
+
+    def backward(self, h):
+        return h[self.index]
+
+
+class SetItem(Function):
+    """``x`` with ``x[index] = value``: the gradient of the overwritten region goes
+    to ``value`` (summed back to its shape by the engine), the rest to ``x``."""
+
+    def forward(self, x, value, index=None):
+        self.index = index
+        out = x.copy()
+        out[index] = value
+        return out
+
+    def backward(self, g):
+        need_x, need_value = self.needs_input_grad
+        return (setitem(g, self.index, 0.0) if need_x else None,
+                g[self.index] if need_value else None)
+
+
+def setitem(x, index, value):
+    """``x`` with ``x[index] = value``, out of place (Tensor.__setitem__ writes it back)."""
+    return SetItem.apply(x, value, index=_index_arg(index))
+
+
 def _index_arg(index):
-    Tensor = tape.Tensor
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, tuple):
