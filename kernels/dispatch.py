@@ -142,9 +142,11 @@ def conv2d_grad_input(gy, w, g):
 
 
 def conv2d_grad_weight(gy, saved, g):
+    """``saved``: a forward's im2col buffer, or any input of the forward's shape (a
+    second-order gradient passes an arbitrary, possibly strided, tensor here)."""
     if _on_gpu(gy):
         return _run_cuda("conv2d_grad_weight", gy, saved, g)
-    return _cpu_impl("conv2d_grad_weight")(gy, saved, g)
+    return _cpu_impl("conv2d_grad_weight")(gy, np.ascontiguousarray(saved), g)
 
 
 def max_pool2d_forward(x, g):

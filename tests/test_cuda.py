@@ -197,6 +197,14 @@ def test_gradcheck_on_the_gpu(name, case):
 
 
 @cuda
+@pytest.mark.parametrize("name,case", list(_params()))
+def test_gradgradcheck_on_the_gpu(name, case):
+    """Second derivatives of every op on the GPU (conv and pooling derivatives are
+    GPU kernels too, fed strided gradients)."""
+    assert check_case(name, case, device="cuda", check=ag.gradgradcheck)
+
+
+@cuda
 @pytest.mark.parametrize("stride,padding,groups", [(1, 1, 1), (2, "same", 1), (1, 0, 2)])
 def test_conv_and_pool_gradcheck_on_the_gpu(stride, padding, groups):
     rng = np.random.default_rng(0)

@@ -232,3 +232,26 @@ def test_mlp_hvp_and_hessian_match_torch():
                                            tparams[2])
     assert H.shape == (3, 6, 3, 6)
     np.testing.assert_allclose(H.numpy(), tH.numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", [b for b, ok in ag.kernels.available_backends().items()
+                                     if ok and b != "cuda"])
+def test_float32_second_order_through_every_cpu_backend(backend):
+    """The penalty's weight gradient in float32, with the conv and pooling derivatives
+    on each CPU backend (strided gradients included), against float64 on NumPy."""
+    rng = np.random.default_rng(5)
+    xs, ws = rng.standard_normal((2, 3, 7, 7)), rng.standard_normal((4, 3, 3, 3))
+
+    def penalty_grad(dtype):
+        x = ag.tensor(xs, dtype=dtype, requires_grad=True)
+        w = ag.tensor(ws, dtype=dtype, requires_grad=True)
+        y = ag.max_pool2d(ag.conv2d(x, w, padding=1).tanh(), 2, 2, 1) + ag.avg_pool2d(
+            ag.conv2d(x, w, stride=2), 2, 1)[..., :1, :1]
+        g, = ag.grad(y.sum(), x, create_graph=True)
+        return ag.grad((g * g).sum(), w)[0].numpy()
+
+    with ag.kernels.use_cpu_backend("numpy"):
+        expected = penalty_grad("float64")
+    with ag.kernels.use_cpu_backend(backend):
+        got = penalty_grad("float32")
+    np.testing.assert_allclose(got, expected, rtol=2e-3, atol=2e-3 * np.abs(expected).max())

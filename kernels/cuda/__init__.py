@@ -252,6 +252,7 @@ def conv2d_grad_weight(gy, saved, g):
     """``saved`` is what forward kept: the im2col buffer, or the input itself."""
     xp = array_module(gy)
     gy = xp.ascontiguousarray(gy)
+    saved = xp.ascontiguousarray(saved)     # the kernels index it as dense
     cols = _im2col(saved, g) if saved.shape == g.input_shape and saved.ndim == 4 else saved
     kk, p = g.cg * g.kh * g.kw, g.oh * g.ow
     batch = g.n * g.groups
