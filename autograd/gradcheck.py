@@ -105,5 +105,9 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
                               create_graph=True, allow_unused=True)
         return tuple(g for g in grads if g is not None)
 
-    return gradcheck(first_derivatives, inputs + tuple(grad_outputs), eps=eps, atol=atol,
-                     rtol=rtol, raise_exception=raise_exception)
+    try:
+        return gradcheck(first_derivatives, inputs + tuple(grad_outputs), eps=eps, atol=atol,
+                         rtol=rtol, raise_exception=raise_exception)
+    except GradcheckError as exc:
+        raise GradcheckError("gradgradcheck: second derivatives wrong; inputs %d and up are the "
+                             "grad_outputs. %s" % (n, exc)) from None

@@ -141,3 +141,22 @@ def test_gradcheck_requires_float64():
     x = ag.ones(3, requires_grad=True)
     with pytest.raises(TypeError, match="float64"):
         ag.gradcheck(ag.exp, [x])
+
+
+def test_gradgradcheck_catches_a_backward_that_is_not_differentiable():
+    class ConstantSlope(ag.Function):
+        """x**2 whose backward saves 2x as a constant: first derivative right,
+        its dependence on x (the second derivative) lost."""
+
+        def forward(self, x):
+            self.save_for_backward(2 * x)
+            return x * x
+
+        def backward(self, g):
+            twice_x, = self.saved_tensors
+            return g * twice_x
+
+    x = ag.tensor(np.linspace(-1, 1, 4), dtype="float64", requires_grad=True)
+    assert ag.gradcheck(ConstantSlope.apply, [x])
+    with pytest.raises(ag.GradcheckError, match="gradgradcheck: second derivatives wrong"):
+        ag.gradgradcheck(ConstantSlope.apply, [x])
