@@ -148,14 +148,22 @@ def _share(a, b, pick_a):
     return wa.astype(np.result_type(a, b), copy=False)
 
 
-class Maximum(Function):
+class _Pick(Function):
+    """maximum/minimum: the gradient goes to the operand picked, halved on ties."""
+
+    wins, array_op = None, None      # the comparison that picks a; the array function
+
     def forward(self, a, b):
-        self.save_for_backward(_share(a, b, np.greater))
-        return array_module(a).maximum(a, b)
+        self.save_for_backward(_share(a, b, self.wins))
+        return getattr(array_module(a), self.array_op)(a, b)
 
     def backward(self, g):
         wa, = self.saved_tensors
         return g * wa, g * (1 - wa)
+
+
+class Maximum(_Pick):
+    wins, array_op = np.greater, "maximum"
 
 
 @tensor_method("maximum")
@@ -163,14 +171,8 @@ def maximum(a, b):
     return Maximum.apply(*promoted_args(a, b))
 
 
-class Minimum(Function):
-    def forward(self, a, b):
-        self.save_for_backward(_share(a, b, np.less))
-        return array_module(a).minimum(a, b)
-
-    def backward(self, g):
-        wa, = self.saved_tensors
-        return g * wa, g * (1 - wa)
+class Minimum(_Pick):
+    wins, array_op = np.less, "minimum"
 
 
 @tensor_method("minimum")
