@@ -98,12 +98,7 @@ def _stale_error(fn, saved, what):
         "forward pass saw version %d. Make the change out of place (x = x + y instead of "
         "x += y, x.add_(y) or x[i] = y), make it before the forward pass or after backward(), "
         "and call optimizer.step() only after loss.backward()."
-        % (what, fn, tuple(_saved_shape(saved)), saved.counter.value, saved.version))
-
-
-def _saved_shape(saved):
-    v = saved.value
-    return v.shape
+        % (what, fn, tuple(saved.value.shape), saved.counter.value, saved.version))
 
 
 # ---- the Function ---------------------------------------------------------------------

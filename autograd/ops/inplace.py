@@ -18,8 +18,11 @@ from .shape import _index_arg, setitem
 
 __all__ = []
 
-_OPS = {"+=": (np.add, E.add), "-=": (np.subtract, E.sub), "*=": (np.multiply, E.mul),
-        "/=": (np.true_divide, E.div)}
+# operator -> (array op, recorded op, the Tensor methods that run it in place)
+_OPS = {"+=": (np.add, E.add, ("__iadd__", "add_")),
+        "-=": (np.subtract, E.sub, ("__isub__", "sub_")),
+        "*=": (np.multiply, E.mul, ("__imul__", "mul_")),
+        "/=": (np.true_divide, E.div, ("__itruediv__", "div_"))}
 
 
 def _records(t, other, name):
@@ -54,7 +57,7 @@ def _take(t, result):
 
 
 def _inplace(t, other, name):
-    array_op, op = _OPS[name]
+    array_op, op, _ = _OPS[name]
     if isinstance(other, Tensor) and other.device != t.device:
         raise RuntimeError("in-place %s: tensors on %s and %s" % (name, t.device, other.device))
     if _records(t, other, name):
@@ -74,24 +77,8 @@ def _inplace(t, other, name):
     return t
 
 
-@tensor_method("__iadd__", "add_")
-def add_(t, other):
-    return _inplace(t, other, "+=")
-
-
-@tensor_method("__isub__", "sub_")
-def sub_(t, other):
-    return _inplace(t, other, "-=")
-
-
-@tensor_method("__imul__", "mul_")
-def mul_(t, other):
-    return _inplace(t, other, "*=")
-
-
-@tensor_method("__itruediv__", "div_")
-def div_(t, other):
-    return _inplace(t, other, "/=")
+for _name, (_, _, _methods) in _OPS.items():
+    tensor_method(*_methods)(lambda t, other, name=_name: _inplace(t, other, name))
 
 
 @tensor_method("__setitem__")
