@@ -1,13 +1,52 @@
-"""Tensor constructors and the global random seed."""
+"""Tensor constructors, random generators and the global seed."""
 import numpy as np
 
 from .backend import Device, cuda_status, cupy_or_raise
-from .tensor import Tensor
+from .dtypes import get_default_dtype
+from .tensor import Tensor, tensor
+
+__all__ = ["zeros", "ones", "full", "empty", "eye", "arange", "linspace", "rand", "randn",
+           "randint", "randperm", "zeros_like", "ones_like", "full_like", "empty_like",
+           "rand_like", "randn_like", "randint_like", "from_numpy", "as_tensor", "manual_seed",
+           "seed", "initial_seed", "generator", "Generator"]
 
 
 class _RNG:
     numpy = np.random.default_rng()
     seed = None
+
+
+class Generator:
+    """A random source to pass as ``generator=`` (to ``randn``, ``DataLoader``,
+    ``random_split``...): ``autograd.Generator().manual_seed(0)``."""
+
+    def __init__(self, device="cpu"):
+        self.device = Device(device)
+        self._initial = int(np.random.SeedSequence().entropy % (2 ** 63))
+        self.rng = np.random.default_rng(self._initial)
+
+    def manual_seed(self, seed):
+        self._initial = int(seed)
+        self.rng = np.random.default_rng(self._initial)
+        return self
+
+    def initial_seed(self):
+        return self._initial
+
+    def seed(self):
+        return self.manual_seed(int(np.random.SeedSequence().entropy % (2 ** 63))).initial_seed()
+
+
+def as_numpy_rng(generator):
+    """The NumPy generator behind ``generator`` (an ``autograd.Generator``, a NumPy
+    ``Generator``, or None for the library's own, which ``manual_seed`` seeds)."""
+    if generator is None:
+        return _RNG.numpy
+    if isinstance(generator, Generator):
+        return generator.rng
+    if isinstance(generator, np.random.Generator):
+        return generator
+    raise TypeError("generator must be an autograd.Generator, got %s" % type(generator).__name__)
 
 
 def manual_seed(seed):
@@ -21,6 +60,16 @@ def manual_seed(seed):
 def generator():
     """The library's NumPy random generator (what ``manual_seed`` seeds)."""
     return _RNG.numpy
+
+
+def seed():
+    """Seed the library's generator from fresh entropy; returns the seed."""
+    manual_seed(int(np.random.SeedSequence().entropy % (2 ** 63)))
+    return _RNG.seed
+
+
+def initial_seed():
+    return _RNG.seed
 
 
 def _module(device):
@@ -43,19 +92,42 @@ def _make(array, requires_grad, device):
     return Tensor(array, requires_grad=requires_grad)
 
 
-def zeros(*shape, dtype=np.float32, requires_grad=False, device=None):
+def _float(dtype):
+    return get_default_dtype() if dtype is None else dtype
+
+
+def zeros(*shape, dtype=None, requires_grad=False, device=None):
     xp = _module(device)
-    return _make(xp.zeros(_shape(shape), dtype=dtype), requires_grad, device)
+    return _make(xp.zeros(_shape(shape), dtype=_float(dtype)), requires_grad, device)
 
 
-def ones(*shape, dtype=np.float32, requires_grad=False, device=None):
+def ones(*shape, dtype=None, requires_grad=False, device=None):
     xp = _module(device)
-    return _make(xp.ones(_shape(shape), dtype=dtype), requires_grad, device)
+    return _make(xp.ones(_shape(shape), dtype=_float(dtype)), requires_grad, device)
 
 
-def full(shape, fill_value, dtype=np.float32, requires_grad=False, device=None):
+def empty(*shape, dtype=None, requires_grad=False, device=None):
+    """Like ``zeros`` (memory is always initialized here, so nothing reads garbage)."""
+    return zeros(*shape, dtype=dtype, requires_grad=requires_grad, device=device)
+
+
+def full(shape, fill_value, dtype=None, requires_grad=False, device=None):
+    """``dtype`` defaults as in PyTorch: bool, int64 or float32 from ``fill_value``."""
+    if dtype is None:
+        dtype = (np.bool_ if isinstance(fill_value, bool) else
+                 np.int64 if isinstance(fill_value, (int, np.integer)) else get_default_dtype())
     xp = _module(device)
     return _make(xp.full(_shape((shape,)), fill_value, dtype=dtype), requires_grad, device)
+
+
+def eye(n, m=None, dtype=None, requires_grad=False, device=None):
+    xp = _module(device)
+    return _make(xp.eye(n, m, dtype=_float(dtype)), requires_grad, device)
+
+
+def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
+    data = np.linspace(start, end, int(steps)).astype(_float(dtype))
+    return _make(data, requires_grad, device)
 
 
 def arange(start, stop=None, step=1, dtype=None, requires_grad=False, device=None):
@@ -68,23 +140,81 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False, device=Non
     return _make(xp.arange(*args, dtype=dtype), requires_grad, device)
 
 
-def rand(*shape, dtype=np.float32, requires_grad=False, device=None):
+def rand(*shape, dtype=None, requires_grad=False, device=None, generator=None):
     """Uniform on [0, 1)."""
-    data = _RNG.numpy.random(_shape(shape), dtype=np.dtype(dtype).type)
+    data = as_numpy_rng(generator).random(_shape(shape), dtype=np.dtype(_float(dtype)).type)
     return _make(data, requires_grad, device)
 
 
-def randn(*shape, dtype=np.float32, requires_grad=False, device=None):
+def randn(*shape, dtype=None, requires_grad=False, device=None, generator=None):
     """Standard normal."""
-    data = _RNG.numpy.standard_normal(_shape(shape), dtype=np.dtype(dtype).type)
+    data = as_numpy_rng(generator).standard_normal(_shape(shape),
+                                                   dtype=np.dtype(_float(dtype)).type)
     return _make(data, requires_grad, device)
 
 
-def zeros_like(t, dtype=None, requires_grad=False):
-    xp = _module(t.device)
-    return _make(xp.zeros(t.shape, dtype=dtype or t.dtype), requires_grad, t.device)
+def randint(low=0, high=None, size=None, dtype=None, requires_grad=False, device=None,
+            generator=None):
+    """Integers in ``[low, high)``: ``randint(10, (3,))`` or ``randint(2, 10, (3,))``."""
+    if size is None:
+        if isinstance(high, (tuple, list)):
+            low, high, size = 0, low, high
+        else:
+            raise TypeError("randint needs a size: randint(high, size) or randint(low, high, size)")
+    data = as_numpy_rng(generator).integers(low, high, size=_shape((size,)))
+    return _make(data.astype(np.int64 if dtype is None else dtype), requires_grad, device)
 
 
-def ones_like(t, dtype=None, requires_grad=False):
-    xp = _module(t.device)
-    return _make(xp.ones(t.shape, dtype=dtype or t.dtype), requires_grad, t.device)
+def randperm(n, dtype=None, requires_grad=False, device=None, generator=None):
+    data = as_numpy_rng(generator).permutation(int(n))
+    return _make(data.astype(np.int64 if dtype is None else dtype), requires_grad, device)
+
+
+def zeros_like(t, dtype=None, requires_grad=False, device=None):
+    return full_like(t, 0, dtype, requires_grad, device)
+
+
+def ones_like(t, dtype=None, requires_grad=False, device=None):
+    return full_like(t, 1, dtype, requires_grad, device)
+
+
+def empty_like(t, dtype=None, requires_grad=False, device=None):
+    return full_like(t, 0, dtype, requires_grad, device)
+
+
+def full_like(t, fill_value, dtype=None, requires_grad=False, device=None):
+    device = t.device if device is None else device
+    xp = _module(device)
+    return _make(xp.full(tuple(t.shape), fill_value, dtype=dtype or t.dtype), requires_grad, device)
+
+
+def rand_like(t, dtype=None, requires_grad=False, device=None):
+    return rand(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad,
+                device=t.device if device is None else device)
+
+
+def randn_like(t, dtype=None, requires_grad=False, device=None):
+    return randn(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad,
+                 device=t.device if device is None else device)
+
+
+def randint_like(t, low=0, high=None, dtype=None, requires_grad=False, device=None):
+    return randint(low, high, tuple(t.shape), dtype=dtype or t.dtype, requires_grad=requires_grad,
+                   device=t.device if device is None else device)
+
+
+def from_numpy(array):
+    """A tensor sharing memory with the NumPy array (writes show through both)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError("from_numpy expects a numpy.ndarray, got %s" % type(array).__name__)
+    return Tensor(array)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """``data`` as a tensor, sharing memory when it already is one or an array of
+    that dtype and device; copied otherwise."""
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=dtype)
+    if hasattr(data, "__array_interface__") or hasattr(data, "__cuda_array_interface__"):
+        return Tensor(data, dtype=dtype, device=device)
+    return tensor(data, dtype=dtype, device=device)

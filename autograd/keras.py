@@ -146,10 +146,10 @@ class Layer(Module):
         return [np.array(t.numpy()) for t in self.weights_in_order()]
 
     def count_params(self):
-        return sum(t.size for t in self.weights_in_order())
+        return sum(t.numel() for t in self.weights_in_order())
 
     def trainable_count(self):
-        return sum(p.size for p in self._parameters.values() if p.requires_grad)
+        return sum(p.numel() for p in self._parameters.values() if p.requires_grad)
 
     def penalty(self):
         total = 0.0
@@ -917,13 +917,13 @@ class Sequential(Module):
             t._set_data(array)
 
     def save_weights(self, path):
-        io.save(path, {"weights": dict(self.state_dict())})
+        io.save({"weights": self.state_dict()}, path)
 
     def load_weights(self, path):
         """Load weights saved by save_weights; names and shapes are checked before
         anything changes (a mismatch raises, listing every one)."""
         tree = io.load(path)
-        if "weights" not in tree:
+        if not isinstance(tree, dict) or "weights" not in tree:
             raise ValueError("%s holds no weights saved by save_weights()" % path)
         self.load_state_dict(tree["weights"], strict=True)
 

@@ -69,6 +69,14 @@ def no_grad(fn=None):
     return ctx(fn) if callable(fn) else ctx
 
 
+def inference_mode(mode=True):
+    """PyTorch's ``inference_mode``: here the same as ``no_grad`` (nothing is
+    recorded); ``inference_mode(False)`` records. A context manager and decorator."""
+    if callable(mode):
+        return set_grad_enabled(False)(mode)
+    return set_grad_enabled(not mode)
+
+
 def enable_grad(fn=None):
     """Record again inside a ``no_grad`` region."""
     ctx = set_grad_enabled(True)

@@ -11,18 +11,25 @@ import weakref
 import numpy as np
 
 from .backend import CPU, Device, array_module, device_of, to_device
+from .dtypes import Size, dtype, get_default_dtype
 
 _FLOAT_KINDS = "fc"
 
 
 def _default_dtype(data):
-    """float32 for Python floats, int64 for Python ints, arrays keep their dtype."""
+    """The default dtype (float32) for Python floats, int64 for Python ints, arrays
+    keep their dtype."""
     if hasattr(data, "dtype"):
         return None
     arr = np.asarray(data)
     if arr.dtype == np.float64:
-        return np.float32
+        return get_default_dtype().dtype
     return None
+
+
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+               "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
+               "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
 
 
 class VersionCounter:
@@ -85,7 +92,11 @@ class Tensor:
     # ---- facts ---------------------------------------------------------------
     @property
     def shape(self):
-        return self.data.shape
+        return Size(self.data.shape)
+
+    def size(self, dim=None):
+        """The shape (``autograd.Size``), or its length along ``dim``."""
+        return Size(self.data.shape) if dim is None else self.data.shape[dim]
 
     @property
     def ndim(self):
@@ -93,12 +104,25 @@ class Tensor:
 
     @property
     def dtype(self):
-        return self.data.dtype
+        """An ``autograd.dtype``; equal to the NumPy dtype and to its name."""
+        return dtype.of(self.data.dtype)
+
+    def type(self, dtype=None):
+        """With no argument, the type's name (``'autograd.FloatTensor'``); with a dtype,
+        a copy cast to it (``x.type(autograd.float64)``)."""
+        if dtype is None:
+            return "autograd." + _TYPE_NAMES.get(self.data.dtype.name, self.data.dtype.name)
+        return self.astype(dtype)
+
+    def is_floating_point(self):
+        return self.data.dtype.kind == "f"
+
+    def element_size(self):
+        return self.data.dtype.itemsize
 
     @property
-    def size(self):
-        """Number of elements (NumPy's meaning)."""
-        return self.data.size
+    def is_cuda(self):
+        return self.device.type == "cuda"
 
     def numel(self):
         return self.data.size
@@ -175,8 +199,8 @@ class Tensor:
         body = np.array2string(self.numpy(), separator=", ", precision=4,
                                prefix="tensor(", threshold=200)
         extras = []
-        if self.dtype != np.float32 and self.dtype != np.int64:
-            extras.append("dtype=%s" % self.dtype)
+        if self.data.dtype.name not in ("float32", "int64", "bool"):
+            extras.append("dtype=%r" % self.dtype)
         if self.device != CPU:
             extras.append("device='%s'" % self.device)
         if self._node is not None:
@@ -291,13 +315,6 @@ class Tensor:
 
     def __ne__(self, other):
         return self._compare(other, np.not_equal)
-
-    def any(self, axis=None, keepdims=False):
-        return Tensor._wrap(self.data.any(axis=axis, keepdims=keepdims), False)
-
-    def all(self, axis=None, keepdims=False):
-        return Tensor._wrap(self.data.all(axis=axis, keepdims=keepdims), False)
-
 
 
 class _HookHandle:

@@ -15,7 +15,7 @@ import numpy as np
 
 import autograd as ag
 from autograd import keras
-from autograd.data import RandomShift, train_test_split
+from autograd.utils.data import RandomShift, train_test_split
 
 
 def load_digits():

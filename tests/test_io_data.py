@@ -6,7 +6,9 @@ import pytest
 
 import autograd as ag
 from autograd import io, nn, optim
-from autograd.data import DataLoader, RandomFlip, RandomShift, one_hot, train_test_split
+from autograd.nn.functional import one_hot
+from autograd.utils.data import (DataLoader, RandomFlip, RandomShift, TensorDataset,
+                                 train_test_split)
 
 
 def _model():
@@ -60,13 +62,13 @@ def test_loading_never_unpickles(tmp_path):
 
 def test_save_is_atomic(tmp_path, monkeypatch):
     path = str(tmp_path / "ck.npz")
-    io.save(path, {"a": np.ones(3)})
+    io.save({"a": np.ones(3)}, path)
 
     def broken(*args, **kwargs):
         raise OSError("disk full")
     monkeypatch.setattr(np, "savez", broken)
     with pytest.raises(OSError):
-        io.save(path, {"a": np.zeros(3)})
+        io.save({"a": np.zeros(3)}, path)
     monkeypatch.undo()
     np.testing.assert_array_equal(io.load(path)["a"], np.ones(3))
     assert os.listdir(tmp_path) == ["ck.npz"]            # no temporary left behind
@@ -75,7 +77,7 @@ def test_save_is_atomic(tmp_path, monkeypatch):
 def test_nested_trees_with_int_keys_and_values(tmp_path):
     tree = {"state": {0: {"step": 3, "m": np.arange(3.0)}}, "groups": [{"lr": 0.1}], "x": "y"}
     path = str(tmp_path / "t.npz")
-    io.save(path, tree)
+    io.save(tree, path)
     back = io.load(path)
     assert back["state"][0]["step"] == 3 and back["groups"] == [{"lr": 0.1}] and back["x"] == "y"
     np.testing.assert_array_equal(back["state"][0]["m"], np.arange(3.0))
@@ -96,14 +98,17 @@ def test_one_hot_and_split():
 
 def test_dataloader():
     x, y = np.arange(10), np.arange(10) * 2
-    batches = list(DataLoader(x, y, batch_size=4))
+    data = TensorDataset(x, y)
+    batches = list(DataLoader(data, batch_size=4))
     assert [len(b[0]) for b in batches] == [4, 4, 2]
     assert isinstance(batches[0][0], ag.Tensor)
-    assert len(DataLoader(x, batch_size=4, drop_last=True)) == 2
-    a = [b[0].tolist() for b in DataLoader(x, batch_size=3, shuffle=True, seed=1)]
-    b = [b[0].tolist() for b in DataLoader(x, batch_size=3, shuffle=True, seed=1)]
+    assert len(DataLoader(TensorDataset(x), batch_size=4, drop_last=True)) == 2
+    a = [b[0].tolist() for b in DataLoader(TensorDataset(x), batch_size=3, shuffle=True,
+                                           generator=ag.Generator().manual_seed(1))]
+    b = [b[0].tolist() for b in DataLoader(TensorDataset(x), batch_size=3, shuffle=True,
+                                           generator=ag.Generator().manual_seed(1))]
     assert a == b and sorted(sum(a, [])) == list(range(10))
-    for xb, yb in DataLoader(x, y, batch_size=3, shuffle=True, seed=2):
+    for xb, yb in DataLoader(data, batch_size=3, shuffle=True):
         np.testing.assert_array_equal(yb.numpy(), xb.numpy() * 2)
 
 

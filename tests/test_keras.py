@@ -215,7 +215,7 @@ def test_regularizer_adds_to_the_loss():
 
 
 def test_augmentation_in_fit_and_verbose_modes(capsys):
-    from autograd.data import RandomFlip, RandomShift, Compose
+    from autograd.utils.data import RandomFlip, RandomShift, Compose
     x = np.random.default_rng(0).random((20, 6, 6, 1)).astype(np.float32)
     y = np.random.default_rng(1).integers(0, 2, 20)
     m = Sequential([Conv2D(2, 3, input_shape=(6, 6, 1)), Flatten(), Dense(2, activation="softmax")])

@@ -47,7 +47,7 @@ def test_interop():
     assert np.asarray(t).shape == (2, 2)
     assert t.numpy().sum() == 10
     assert ag.tensor([[5.0]]).item() == 5.0
-    assert t.shape == (2, 2) and t.ndim == 2 and t.size == 4 and len(t) == 2
+    assert t.shape == (2, 2) and t.ndim == 2 and t.numel() == 4 and t.size() == (2, 2) and t.size(1) == 2 and len(t) == 2
     with pytest.raises(ValueError, match="one element"):
         t.item()
     assert "tensor([[1., 2.]," in repr(t)

@@ -1,7 +1,7 @@
-"""Losses, dropout and batch normalization as functions of tensors.
+"""``autograd.nn.functional``: layers as functions of tensors (PyTorch's ``F``).
 
-Losses are numerically stable at extreme logits and take
-``reduction='mean'|'sum'|'none'``.
+The losses live in ``losses.py`` and the element-wise activations in
+``autograd.ops``; both are re-exported here under PyTorch's names.
 """
 import numpy as np
 
@@ -9,211 +9,10 @@ from .. import ops
 from ..backend import array_module
 from ..creation import generator
 from ..ops import (avg_pool2d, conv2d, elu, gelu, global_avg_pool2d, leaky_relu,  # noqa: F401
-                   log_softmax, max_pool2d, relu, sigmoid, softmax, softplus, tanh)
-from ..tape import Function, is_grad_enabled
+                   log_softmax, max_pool2d, relu, sigmoid, silu, softmax, softplus, tanh)
 from ..tensor import Tensor
-
-
-def _reduce(loss, reduction):
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    if reduction == "none":
-        return loss
-    raise ValueError("reduction must be 'mean', 'sum' or 'none', got %r" % (reduction,))
-
-
-def _check_same_shape(name, input, target):
-    if input.shape != target.shape:
-        raise ValueError("%s: input of shape %s and target of shape %s differ"
-                         % (name, tuple(input.shape), tuple(target.shape)))
-
-
-def _as_target(target, like):
-    if isinstance(target, Tensor):
-        return target
-    return Tensor(array_module(like.data).asarray(target, dtype=like.dtype))
-
-
-def mse_loss(input, target, reduction="mean"):
-    target = _as_target(target, input)
-    _check_same_shape("mse_loss", input, target)
-    d = input - target
-    return _reduce(d * d, reduction)
-
-
-def l1_loss(input, target, reduction="mean"):
-    target = _as_target(target, input)
-    _check_same_shape("l1_loss", input, target)
-    return _reduce(abs(input - target), reduction)
-
-
-class BinaryCrossEntropy(Function):
-    """-(y log p + (1 - y) log(1 - p)) per element, the logs clamped at -100 as in
-    PyTorch; the gradient (p - y) / max(p (1 - p), 1e-12) stays finite at p = 0 or 1
-    (float32 sigmoid(20) is exactly 1: a confident, correct prediction)."""
-
-    def forward(self, p, y):
-        xp = array_module(p)
-        with np.errstate(divide="ignore"):
-            log_p = xp.maximum(xp.log(p), -100.0)
-            log_q = xp.maximum(xp.log1p(-p), -100.0)
-        self.save_for_backward(p, y)
-        return -(y * log_p + (1 - y) * log_q)
-
-    def backward(self, g):
-        p, y = self.saved_tensors
-        need_p, need_y = self.needs_input_grad
-        gp = g * (p - y) / ops.maximum(p * (1 - p), 1e-12) if need_p else None
-        gy = None
-        if need_y:
-            with np.errstate(divide="ignore"):
-                gy = g * (ops.maximum(ops.log(1 - p), -100.0) - ops.maximum(ops.log(p), -100.0))
-        return gp, gy
-
-
-def binary_cross_entropy(input, target, weight=None, reduction="mean"):
-    """On probabilities (each in [0, 1]); finite at p = 0 and p = 1."""
-    target = _as_target(target, input)
-    _check_same_shape("binary_cross_entropy", input, target)
-    xp = array_module(input.data)
-    if input.data.size and bool(((input.data < 0) | (input.data > 1)).any()):
-        raise ValueError("binary_cross_entropy: input must be probabilities in [0, 1], got values "
-                         "in [%g, %g]; for logits use binary_cross_entropy_with_logits"
-                         % (float(xp.nanmin(input.data)), float(xp.nanmax(input.data))))
-    loss = BinaryCrossEntropy.apply(input, target)
-    if weight is not None:
-        loss = loss * weight
-    return _reduce(loss, reduction)
-
-
-def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None,
-                                     reduction="mean"):
-    """On logits: softplus(x) - y*x, written so no exp overflows."""
-    target = _as_target(target, input)
-    _check_same_shape("binary_cross_entropy_with_logits", input, target)
-    if pos_weight is None:
-        loss = ops.softplus(input) - target * input
-    else:   # -(pw*y*log sig(x) + (1-y) log(1-sig(x)))
-        loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * ops.softplus(-input)
-    if weight is not None:
-        loss = loss * weight
-    return _reduce(loss, reduction)
-
-
-def _class_targets(name, labels, classes, ignore_index):
-    """(valid, safe): which labels count, and the labels with ignored ones set to 0.
-    A label outside [0, classes) that is not ``ignore_index`` raises: -1 must not
-    quietly index the last class."""
-    if labels.dtype.kind not in "iu":
-        raise TypeError("%s: class-index targets must be integers, got %s" % (name, labels.dtype))
-    xp = array_module(labels)
-    valid = labels != ignore_index
-    safe = xp.where(valid, labels, 0)
-    if safe.size and bool(((safe < 0) | (safe >= classes)).any()):
-        bad = labels[valid & ((labels < 0) | (labels >= classes))]
-        raise ValueError("%s: target classes must lie in [0, %d) (or be ignore_index=%d), got %d"
-                         % (name, classes, ignore_index, int(bad.ravel()[0])))
-    return valid, safe
-
-
-class SoftmaxCrossEntropy(Function):
-    """Cross-entropy of softmax(logits) against target distributions q, per row:
-    -sum_c q_c log p_c. Forward and backward fused: d/dlogits = p * sum(q) - q."""
-
-    def forward(self, logits, q):
-        xp = array_module(logits)
-        shifted = logits - logits.max(axis=-1, keepdims=True)
-        e = xp.exp(shifted)
-        s = e.sum(axis=-1, keepdims=True)
-        log_p = shifted - xp.log(s)
-        self.p = e / s
-        self.save_for_backward(logits, q)
-        return -(q * log_p).sum(axis=-1)
-
-    def backward(self, g):
-        logits, q = self.saved_tensors
-        # forward's softmax is reused unless this backward is recorded, which needs
-        # p as a function of the logits to differentiate it again
-        p = ops.softmax(logits) if is_grad_enabled() else Tensor._wrap(self.p, False)
-        return g.unsqueeze(-1) * (p * q.sum(axis=-1, keepdims=True) - q), None
-
-
-def _class_last(t):
-    """(N, C, d1, ...) -> (N, d1, ..., C): the class axis last, as the fused op wants."""
-    if t.ndim <= 2:
-        return t
-    return t.permute(0, *range(2, t.ndim), 1)
-
-
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
-                  label_smoothing=0.0):
-    """Cross-entropy on logits (N, C) or (N, C, d1, ...).
-
-    ``target``: integer class indices (N,) / (N, d1, ...), or class probabilities
-    of the input's shape. ``label_smoothing`` mixes the targets with the uniform
-    distribution, as in PyTorch.
-    """
-    if input.ndim < 2:
-        raise ValueError("cross_entropy: input must be (N, C, ...), got shape %s"
-                         % (tuple(input.shape),))
-    xp = array_module(input.data)
-    c = input.shape[1]
-    logits = _class_last(input)
-    tdata = target.data if isinstance(target, Tensor) else xp.asarray(target)
-    if tdata.dtype.kind in "iu":
-        expect = (input.shape[0],) + tuple(input.shape[2:])
-        if tdata.shape != expect:
-            raise ValueError("cross_entropy: class-index target of shape %s does not match input "
-                             "%s (expected %s)" % (tuple(tdata.shape), tuple(input.shape), expect))
-        valid, safe = _class_targets("cross_entropy", tdata, c, ignore_index)
-        q = xp.zeros(logits.shape, dtype=input.dtype)
-        xp.put_along_axis(q, safe[..., None], 1.0, axis=-1)
-        q *= valid[..., None]
-    else:
-        if tdata.shape != input.shape:
-            raise ValueError("cross_entropy: probability target of shape %s does not match input "
-                             "%s" % (tuple(tdata.shape), tuple(input.shape)))
-        q = _class_last(Tensor._wrap(tdata.astype(input.dtype, copy=False), False)).data
-        valid = None
-    if label_smoothing:
-        mass = q.sum(axis=-1, keepdims=True)
-        q = q * (1 - label_smoothing) + mass * (label_smoothing / c)
-    if weight is not None:
-        w = weight.data if isinstance(weight, Tensor) else xp.asarray(weight, dtype=input.dtype)
-        q = q * w
-    loss = SoftmaxCrossEntropy.apply(logits, Tensor._wrap(q, False))
-    if reduction == "mean":
-        if weight is not None and tdata.dtype.kind in "iu":
-            denom = float((w[xp.where(valid, tdata, 0)] * valid).sum())
-        elif valid is not None:
-            denom = float(valid.sum())
-        else:
-            denom = loss.size
-        return loss.sum() / max(denom, 1e-12)
-    return _reduce(loss, reduction)
-
-
-def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
-    """Negative log-likelihood of log-probabilities (N, C) at integer targets (N,)."""
-    if input.ndim != 2:
-        raise ValueError("nll_loss: input must be (N, C), got shape %s" % (tuple(input.shape),))
-    xp = array_module(input.data)
-    tdata = target.data if isinstance(target, Tensor) else xp.asarray(target)
-    if tdata.shape != (input.shape[0],):
-        raise ValueError("nll_loss: target of shape %s for input %s"
-                         % (tuple(tdata.shape), tuple(input.shape)))
-    valid, safe = _class_targets("nll_loss", tdata, input.shape[1], ignore_index)
-    picked = input[xp.arange(input.shape[0]), safe]
-    w = valid.astype(input.dtype)
-    if weight is not None:
-        wt = weight.data if isinstance(weight, Tensor) else xp.asarray(weight, dtype=input.dtype)
-        w = w * wt[safe]
-    loss = -picked * Tensor._wrap(w, False)
-    if reduction == "mean":
-        return loss.sum() / max(float(w.sum()), 1e-12)
-    return _reduce(loss, reduction)
+from .losses import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
+                     cross_entropy, l1_loss, mse_loss, nll_loss)
 
 
 def dropout(x, p=0.5, training=True):
@@ -255,7 +54,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Tr
     shape = [1] * x.ndim
     shape[axis] = x.shape[axis]
     if training:
-        n = x.size // x.shape[axis]
+        n = x.numel() // x.shape[axis]
         if n <= 1:
             raise ValueError("batch_norm: expected more than 1 value per channel when training, "
                              "got input of shape %s" % (tuple(x.shape),))
@@ -280,14 +79,16 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Tr
     return y
 
 
-def one_hot(labels, num_classes=None, dtype=np.float32):
-    """Integer labels (any shape) -> one-hot array with a trailing class axis."""
+def one_hot(labels, num_classes=-1, dtype=np.int64):
+    """Integer labels (any shape) -> one-hot with a trailing class axis: an int64
+    tensor for a tensor (as in PyTorch), an array for an array. ``num_classes=-1``
+    is one more than the largest label."""
     data = labels.data if isinstance(labels, Tensor) else labels
     xp = array_module(data)
     data = xp.asarray(data)
     if data.dtype.kind not in "iu":
         raise TypeError("one_hot needs integer labels, got %s" % data.dtype)
-    if num_classes is None:
+    if num_classes is None or num_classes == -1:
         num_classes = int(data.max()) + 1
     if data.size and (data.min() < 0 or data.max() >= num_classes):
         raise ValueError("one_hot: labels must lie in [0, %d), got [%d, %d]"
@@ -303,3 +104,150 @@ def l1_penalty(params, scale):
 
 def l2_penalty(params, scale):
     return scale * sum((p * p).sum() for p in params)
+
+
+def linear(input, weight, bias=None):
+    """``input @ weight.T + bias``, weight of shape (out_features, in_features)."""
+    if weight.ndim != 2 or input.shape[-1] != weight.shape[1]:
+        raise ValueError("linear: input of shape %s for a weight of shape %s (in_features %s)"
+                         % (tuple(input.shape), tuple(weight.shape),
+                            weight.shape[1] if weight.ndim == 2 else "?"))
+    y = ops.linalg.MatMul.apply(input, weight, trans_b=True) if input.ndim > 1 else \
+        ops.matmul(weight, input)
+    return y if bias is None else y + bias
+
+
+def pad(input, pad, mode="constant", value=0.0):
+    """PyTorch's padding order: ``(left, right)`` of the last axis, then ``(top,
+    bottom)`` of the one before, and so on; constant padding."""
+    if mode != "constant":
+        raise NotImplementedError("pad: mode=%r is not supported, only 'constant'" % (mode,))
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise ValueError("pad: %r must hold pairs, at most one per axis of a tensor of shape %s"
+                         % (pad, tuple(input.shape)))
+    widths = [(0, 0)] * input.ndim
+    for k in range(len(pad) // 2):
+        widths[input.ndim - 1 - k] = (pad[2 * k], pad[2 * k + 1])
+    return ops.pad(input, widths, value)
+
+
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average over an output grid whose cells split H and W as evenly as possible
+    (PyTorch's cell bounds); a whole-plane average for output (1, 1)."""
+    if input.ndim != 4:
+        raise ValueError("adaptive_avg_pool2d expects a 4-D input (N, C, H, W), got shape %s"
+                         % (tuple(input.shape),))
+    h, w = input.shape[2], input.shape[3]
+    oh, ow = (n if n is not None else size for n, size in zip(_pair(output_size), (h, w)))
+    if (oh, ow) == (1, 1):
+        return input.mean(axis=(2, 3), keepdims=True)
+    if h % oh == 0 and w % ow == 0:
+        return ops.avg_pool2d(input, (h // oh, w // ow))
+    rows = []
+    for i in range(oh):
+        h0, h1 = (i * h) // oh, -((-(i + 1) * h) // oh)
+        cells = [input[:, :, h0:h1, (j * w) // ow:-((-(j + 1) * w) // ow)].mean(axis=(2, 3))
+                 for j in range(ow)]
+        rows.append(ops.stack(cells, axis=-1))
+    return ops.stack(rows, axis=-2)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution on (N, C, L): the 2-D kernels on a height of 1."""
+    if input.ndim != 3 or weight.ndim != 3:
+        raise ValueError("conv1d expects a (N, C, L) input and a (out, in/groups, k) weight, got "
+                         "shapes %s and %s" % (tuple(input.shape), tuple(weight.shape)))
+    one = lambda v: v[0] if isinstance(v, (tuple, list)) else v  # noqa: E731
+    padding = padding if isinstance(padding, str) else (0, one(padding))
+    y = ops.conv2d(input.unsqueeze(2), weight.unsqueeze(2), bias, (1, one(stride)), padding,
+                   (1, one(dilation)), groups)
+    return y.squeeze(2)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalize over the trailing ``normalized_shape`` axes (biased variance)."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(input.shape[input.ndim - len(shape):]) != shape:
+        raise ValueError("layer_norm: input of shape %s does not end in normalized_shape %s"
+                         % (tuple(input.shape), shape))
+    axes = tuple(range(input.ndim - len(shape), input.ndim))
+    centered = input - input.mean(axis=axes, keepdims=True)
+    y = centered / ops.sqrt((centered * centered).mean(axis=axes, keepdims=True) + eps)
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12):
+    """``input`` divided by its ``p``-norm along ``dim`` (at least ``eps``)."""
+    return input / ops.clamp(ops.norm(input, p, dim=dim, keepdim=True), min=eps)
+
+
+def embedding(input, weight):
+    """Rows of ``weight`` at the integer ``input``."""
+    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
+    if idx.dtype.kind not in "iu":
+        raise TypeError("embedding: indices must be integers, got %s" % idx.dtype)
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= weight.shape[0]):
+        raise IndexError("embedding: indices in [%d, %d] for %d rows"
+                         % (int(idx.min()), int(idx.max()), weight.shape[0]))
+    return weight[idx]
+
+
+def _source_index(out_size, in_size, scale, mode, align_corners):
+    """For each output position along one axis, where it samples the input."""
+    xp_pos = np.arange(out_size, dtype=np.float64)
+    if mode == "nearest":
+        step = 1.0 / scale if scale else in_size / out_size
+        return np.minimum(np.floor(xp_pos * step).astype(np.int64), in_size - 1)
+    if align_corners:
+        return xp_pos * ((in_size - 1) / (out_size - 1) if out_size > 1 else 0.0)
+    step = 1.0 / scale if scale else in_size / out_size
+    return np.maximum((xp_pos + 0.5) * step - 0.5, 0.0)
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """Resize the trailing spatial axes of (N, C, L) or (N, C, H, W) input:
+    ``mode`` 'nearest', 'linear' (3-D) or 'bilinear' (4-D), by ``size`` or
+    ``scale_factor``. Made of indexing and products, so it is differentiable."""
+    spatial = input.ndim - 2
+    if spatial not in (1, 2):
+        raise ValueError("interpolate expects a 3-D or 4-D input, got shape %s"
+                         % (tuple(input.shape),))
+    if mode not in ("nearest", "linear", "bilinear"):
+        raise NotImplementedError("interpolate: mode=%r is not supported ('nearest', 'linear', "
+                                  "'bilinear')" % (mode,))
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate: give exactly one of size and scale_factor")
+    in_sizes = input.shape[2:]
+    if size is not None:
+        out_sizes = (size,) * spatial if isinstance(size, int) else tuple(size)
+        scales = (None,) * spatial
+    else:
+        scales = ((scale_factor,) * spatial if not isinstance(scale_factor, (tuple, list))
+                  else tuple(scale_factor))
+        out_sizes = tuple(int(np.floor(n * s)) for n, s in zip(in_sizes, scales))
+    xp = array_module(input.data)
+    out = input
+    for k, (n_in, n_out, scale) in enumerate(zip(in_sizes, out_sizes, scales)):
+        axis = 2 + k
+        lead = (slice(None),) * axis
+        pos = _source_index(n_out, n_in, scale, "nearest" if mode == "nearest" else "linear",
+                            bool(align_corners))
+        if mode == "nearest":
+            out = out[lead + (xp.asarray(pos),)]
+            continue
+        lo = np.minimum(np.floor(pos).astype(np.int64), n_in - 1)
+        hi = np.minimum(lo + 1, n_in - 1)
+        frac = (pos - lo).astype(input.data.dtype)
+        shape = [1] * input.ndim
+        shape[axis] = n_out
+        w = Tensor._wrap(xp.asarray(frac.reshape(shape)), False)
+        out = out[lead + (xp.asarray(lo),)] * (1 - w) + out[lead + (xp.asarray(hi),)] * w
+    return out

@@ -46,8 +46,7 @@ class Linear(Module):
             raise ValueError("Linear(%d, %d) got input of shape %s (last axis must be %d)"
                              % (self.in_features, self.out_features, tuple(x.shape),
                                 self.in_features))
-        y = x @ self.weight.T
-        return y + self.bias if self.bias is not None else y
+        return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self):
         return "in_features=%d, out_features=%d, bias=%s" % (
@@ -56,6 +55,34 @@ class Linear(Module):
 
 def _pair(v):
     return (v, v) if isinstance(v, int) else tuple(v)
+
+
+class Conv1d(Module):
+    """Over (N, C, L) inputs; weight (out_channels, in_channels / groups, kernel_size)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True):
+        super().__init__()
+        if in_channels % groups or out_channels % groups:
+            raise ValueError("Conv1d: groups=%d must divide in_channels=%d and out_channels=%d"
+                             % (groups, in_channels, out_channels))
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.weight = _empty(out_channels, in_channels // groups, kernel_size)
+        self.bias = _empty(out_channels) if bias else None
+        bound = 1 / math.sqrt(in_channels // groups * kernel_size)
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x):
+        _same_dtype(self, x, self.weight)
+        return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.groups)
+
+    def extra_repr(self):
+        return "%d, %d, kernel_size=(%d,), stride=(%s,)" % (self.in_channels, self.out_channels,
+                                                            self.kernel_size, self.stride)
 
 
 class Conv2d(Module):
@@ -121,30 +148,14 @@ class AvgPool2d(Module):
 
 
 class AdaptiveAvgPool2d(Module):
-    """Average over an output grid whose cells split H and W as evenly as possible
-    (PyTorch's cell bounds); a whole-plane average for output (1, 1)."""
+    """See :func:`autograd.nn.functional.adaptive_avg_pool2d`."""
 
     def __init__(self, output_size):
         super().__init__()
         self.output_size = _pair(output_size)
 
     def forward(self, x):
-        if x.ndim != 4:
-            raise ValueError("AdaptiveAvgPool2d expects a 4-D input (N, C, H, W), got shape %s"
-                             % (tuple(x.shape),))
-        oh, ow = self.output_size
-        h, w = x.shape[2], x.shape[3]
-        if (oh, ow) == (1, 1):
-            return x.mean(axis=(2, 3), keepdims=True)
-        if h % oh == 0 and w % ow == 0:
-            return ops.avg_pool2d(x, (h // oh, w // ow))
-        rows = []
-        for i in range(oh):
-            h0, h1 = (i * h) // oh, -((-(i + 1) * h) // oh)
-            cells = [x[:, :, h0:h1, (j * w) // ow:-((-(j + 1) * w) // ow)].mean(axis=(2, 3))
-                     for j in range(ow)]
-            rows.append(ops.stack(cells, axis=-1))
-        return ops.stack(rows, axis=-2)
+        return F.adaptive_avg_pool2d(x, self.output_size)
 
     def extra_repr(self):
         return "output_size=%s" % (self.output_size,)
@@ -219,6 +230,25 @@ class BatchNorm2d(_BatchNorm):
     expected_ndim = (4,)
 
 
+class LayerNorm(Module):
+    """Normalize over the trailing ``normalized_shape`` axes, then scale and shift."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape
+        self.normalized_shape, self.eps = tuple(shape), eps
+        self.weight = Parameter(np.ones(self.normalized_shape, np.float32)) \
+            if elementwise_affine else None
+        self.bias = Parameter(np.zeros(self.normalized_shape, np.float32)) \
+            if elementwise_affine and bias else None
+
+    def forward(self, x):
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return "%s, eps=%g" % (self.normalized_shape, self.eps)
+
+
 class Embedding(Module):
     def __init__(self, num_embeddings, embedding_dim):
         super().__init__()
@@ -238,68 +268,3 @@ class Embedding(Module):
 
     def extra_repr(self):
         return "%d, %d" % (self.num_embeddings, self.embedding_dim)
-
-
-class Sequential(Module):
-    def __init__(self, *layers):
-        super().__init__()
-        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
-            layers = layers[0]
-        for i, layer in enumerate(layers):
-            self.add_module(str(i), layer)
-
-    def forward(self, x):
-        for layer in self._modules.values():
-            x = layer(x)
-        return x
-
-    def __getitem__(self, i):
-        return list(self._modules.values())[i]
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, layer):
-        self.add_module(str(len(self._modules)), layer)
-        return self
-
-
-def _activation(name, fn):
-    """A parameter-free layer class that applies ``fn``."""
-    return type(name, (Module,), {"forward": lambda self, x: fn(x),
-                                  "__doc__": "The %s activation as a layer." % name})
-
-
-ReLU = _activation("ReLU", ops.relu)
-Sigmoid = _activation("Sigmoid", ops.sigmoid)
-Tanh = _activation("Tanh", ops.tanh)
-
-
-class LeakyReLU(Module):
-    def __init__(self, negative_slope=0.01):
-        super().__init__()
-        self.negative_slope = negative_slope
-
-    def forward(self, x):
-        return ops.leaky_relu(x, self.negative_slope)
-
-
-class GELU(Module):
-    def __init__(self, approximate="none"):
-        super().__init__()
-        self.approximate = approximate
-
-    def forward(self, x):
-        return ops.gelu(x, self.approximate)
-
-
-class Softmax(Module):
-    def __init__(self, dim=-1):
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, x):
-        return ops.softmax(x, self.dim)

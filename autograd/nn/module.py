@@ -89,6 +89,16 @@ class Module:
     def modules(self):
         return (m for _, m in self.named_modules())
 
+    def named_children(self):
+        return iter(self._modules.items())
+
+    def apply(self, fn):
+        """Call ``fn`` on every submodule, then on this one (weight init); returns self."""
+        for m in self._modules.values():
+            m.apply(fn)
+        fn(self)
+        return self
+
     def children(self):
         return iter(self._modules.values())
 
@@ -132,10 +142,12 @@ class Module:
 
     # ---- state --------------------------------------------------------------------
     def state_dict(self):
-        """Name -> NumPy array copy of every parameter and buffer."""
+        """Name -> every parameter and buffer, as tensors cut from the tape that share
+        their memory (as in PyTorch: an optimizer step shows through; take
+        ``copy.deepcopy(model.state_dict())`` to keep a snapshot)."""
         out = OrderedDict()
         for name, t in list(self.named_parameters()) + list(self.named_buffers()):
-            out[name] = np.array(t.numpy(), copy=True)
+            out[name] = t.detach()
         return out
 
     def load_state_dict(self, state_dict, strict=True):
@@ -211,4 +223,4 @@ class Module:
         return head + "\n" + "\n".join(lines) + "\n)"
 
     def num_parameters(self, trainable_only=False):
-        return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)

@@ -1,4 +1,5 @@
 """Argument handling shared by the op functions."""
+import functools
 import numbers
 
 import numpy as np
@@ -90,3 +91,22 @@ def normalize_axis(axis, ndim):
             raise ValueError("axis %d is out of range for a tensor of %d dimensions" % (a, ndim))
         out.append(a % ndim if ndim else 0)
     return tuple(out)
+
+
+_TORCH_SPELLINGS = (("dim", "axis"), ("keepdim", "keepdims"))
+
+
+def accepts_dim(fn):
+    """Let ``fn`` (which takes NumPy's ``axis``/``keepdims``) take PyTorch's
+    ``dim``/``keepdim`` too: one implementation, two spellings."""
+    @functools.wraps(fn)
+    def spelled(*args, **kwargs):
+        if kwargs:
+            for torch_name, numpy_name in _TORCH_SPELLINGS:
+                if torch_name in kwargs:
+                    if numpy_name in kwargs:
+                        raise TypeError("%s() got both %s= and %s=; pass one"
+                                        % (fn.__name__, torch_name, numpy_name))
+                    kwargs[numpy_name] = kwargs.pop(torch_name)
+        return fn(*args, **kwargs)
+    return spelled

@@ -12,10 +12,11 @@ import numpy as np
 from ..backend import array_module
 from ..tape import Function
 from ..tensor import tensor_method
+from ._util import accepts_dim
 from .elementwise import where
 
 __all__ = ["exp", "log", "sqrt", "sin", "cos", "erf", "tanh", "sigmoid", "relu", "leaky_relu",
-           "elu", "gelu", "softplus", "softmax", "log_softmax"]
+           "elu", "gelu", "silu", "softplus", "softmax", "log_softmax", "rsqrt", "log1p"]
 
 
 class Exp(Function):
@@ -226,6 +227,23 @@ def gelu(x, approximate="none"):
     return x * (0.5 * (1 + erf(x * (1 / math.sqrt(2)))))
 
 
+@tensor_method("silu")
+def silu(x):
+    """x·sigmoid(x) (swish), composed, so it differentiates to any order."""
+    return x * sigmoid(x)
+
+
+@tensor_method("rsqrt")
+def rsqrt(x):
+    return 1.0 / sqrt(x)
+
+
+@tensor_method("log1p")
+def log1p(x):
+    """log(1 + x); composed from log (so without log1p's extra precision near 0)."""
+    return log(1.0 + x)
+
+
 class Softplus(Function):
     """log(1 + exp(beta·x)) / beta, linear above ``threshold`` like PyTorch."""
 
@@ -261,6 +279,7 @@ class Softmax(Function):
 
 
 @tensor_method("softmax")
+@accepts_dim
 def softmax(x, axis=-1):
     return Softmax.apply(x, axis=axis)
 
@@ -280,5 +299,6 @@ class LogSoftmax(Function):
 
 
 @tensor_method("log_softmax")
+@accepts_dim
 def log_softmax(x, axis=-1):
     return LogSoftmax.apply(x, axis=axis)

@@ -17,13 +17,24 @@ class ToDevice(Function):
 
 
 @tensor_method("to")
-def to(x, device=None, dtype=None):
-    """A copy on ``device`` and/or with ``dtype``; differentiable; ``x`` if nothing changes."""
+def to(x, *args, device=None, dtype=None, non_blocking=False, copy=False):
+    """A copy on ``device`` and/or with ``dtype``; differentiable; ``x`` if nothing
+    changes. As in PyTorch: ``x.to('cuda')``, ``x.to(autograd.float64)``,
+    ``x.to(device, dtype)``, ``x.to(other)`` (other's device and dtype)."""
+    for a in args:
+        if isinstance(a, Tensor):
+            device, dtype = a.device, a.dtype
+        elif isinstance(a, (str, Device)):
+            device = a
+        else:
+            dtype = a
     out = x
     if device is not None and Device(device) != x.device:
         out = ToDevice.apply(out, device=Device(device))
     if dtype is not None:
         out = cast(out, dtype)
+    if copy and out is x:
+        out = out.clone()
     return out
 
 

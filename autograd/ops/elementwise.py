@@ -15,7 +15,8 @@ from ..tensor import Tensor, tensor_method
 from ._util import as_tensor_args, promoted_args
 
 __all__ = ["add", "sub", "mul", "div", "pow", "neg", "abs", "maximum", "minimum", "clip",
-           "where", "cast"]
+           "clamp", "where", "cast", "square", "reciprocal", "sign", "floor", "ceil", "round",
+           "trunc"]
 
 
 def _data(v):
@@ -200,7 +201,12 @@ class Clip(Function):
 
 @tensor_method("clip", "clamp")
 def clip(x, min=None, max=None):  # noqa: A002
+    if min is None and max is None:
+        raise ValueError("clamp: give min, max or both")
     return Clip.apply(x, min=min, max=max)
+
+
+clamp = clip
 
 
 class Where(Function):
@@ -215,8 +221,12 @@ class Where(Function):
                 where(self.cond, 0.0, g) if need_b else None)
 
 
-def where(cond, a, b):
-    """``a`` where ``cond`` holds, else ``b`` (``cond``: a boolean tensor or array)."""
+def where(cond, a=None, b=None):
+    """``a`` where ``cond`` holds, else ``b`` (``cond``: a boolean tensor or array).
+    ``where(cond)`` alone is ``nonzero(cond, as_tuple=True)``."""
+    if a is None and b is None:
+        from .index import nonzero
+        return nonzero(as_tensor_args(cond)[0], as_tuple=True)
     cond = as_tensor_args(cond)[0]
     cond = cond.data if isinstance(cond, Tensor) else cond
     return Where.apply(cond, *promoted_args(a, b))
@@ -233,9 +243,55 @@ class Cast(Function):
 @tensor_method("astype")
 def cast(x, dtype):
     dtype = np.dtype(dtype)
-    if x.dtype == dtype:
+    if x.data.dtype == dtype:
         return x
     return Cast.apply(x, dtype=dtype)
+
+
+for _method, _dtype in (("float", np.float32), ("double", np.float64), ("half", np.float16),
+                        ("long", np.int64), ("int", np.int32), ("short", np.int16),
+                        ("byte", np.uint8), ("char", np.int8), ("bool", np.bool_)):
+    setattr(Tensor, _method, lambda self, _d=_dtype: cast(self, _d))
+
+
+@tensor_method("square")
+def square(x):
+    return mul(x, x)
+
+
+@tensor_method("reciprocal")
+def reciprocal(x):
+    return div(1.0, x)
+
+
+class _Stepwise(Function):
+    """sign, floor, ceil, round, trunc: piecewise constant, so the gradient is 0
+    (PyTorch's convention; the result still requires grad)."""
+
+    def forward(self, x, fn=None):
+        self.shape = x.shape
+        return fn(x)
+
+    def backward(self, g):
+        return g * 0.0
+
+
+def _stepwise(name, numpy_name=None):
+    def op(x):
+        fn = getattr(array_module(x.data), numpy_name or name)
+        if x.data.dtype.kind not in "fc":
+            return Tensor._wrap(fn(x.data), False)
+        return _Stepwise.apply(x, fn=fn)
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = "Element-wise %s; its gradient is zero." % name
+    return tensor_method(name)(op)
+
+
+sign = _stepwise("sign")
+floor = _stepwise("floor")
+ceil = _stepwise("ceil")
+round = _stepwise("round")  # noqa: A001 - PyTorch's name (half to even, as there)
+trunc = _stepwise("trunc")
 
 
 Tensor.float = lambda self: cast(self, np.float32)

@@ -1,10 +1,15 @@
-"""Matrix product for 1-D, 2-D and batched operands (NumPy's matmul rules)."""
+"""Matrix products: ``matmul`` (NumPy's rules for 1-D, 2-D and batched operands,
+on the kernel layer), PyTorch's stricter ``mm``/``bmm``/``mv``/``dot``, ``outer``,
+and ``einsum``."""
+import string
+
 from .. import kernels
+from ..backend import array_module
 from ..tape import Function
 from ..tensor import tensor_method
 from ._util import as_tensor_args
 
-__all__ = ["matmul"]
+__all__ = ["matmul", "mm", "bmm", "mv", "dot", "outer", "einsum"]
 
 
 class MatMul(Function):
@@ -54,3 +59,129 @@ def matmul(a, b):
     shape = y.shape[:-2] + (() if a.ndim == 1 else y.shape[-2:-1]) + (() if b.ndim == 1 else
                                                                        y.shape[-1:])
     return y.reshape(shape)
+
+
+def _ranks(name, expected, *tensors):
+    if tuple(t.ndim for t in tensors) != expected:
+        raise ValueError("%s expects tensors of %s dimensions, got shapes %s"
+                         % (name, " and ".join(map(str, expected)),
+                            " and ".join(str(tuple(t.shape)) for t in tensors)))
+
+
+@tensor_method("mm")
+def mm(a, b):
+    """Product of two matrices."""
+    a, b = as_tensor_args(a, b)
+    _ranks("mm", (2, 2), a, b)
+    return matmul(a, b)
+
+
+@tensor_method("bmm")
+def bmm(a, b):
+    """Batched product of (B, n, k) and (B, k, m) tensors."""
+    a, b = as_tensor_args(a, b)
+    _ranks("bmm", (3, 3), a, b)
+    if a.shape[0] != b.shape[0]:
+        raise ValueError("bmm: batch sizes differ, shapes %s and %s" % (a.shape, b.shape))
+    return matmul(a, b)
+
+
+@tensor_method("mv")
+def mv(a, v):
+    a, v = as_tensor_args(a, v)
+    _ranks("mv", (2, 1), a, v)
+    return matmul(a, v)
+
+
+@tensor_method("dot")
+def dot(a, b):
+    """Inner product of two vectors."""
+    a, b = as_tensor_args(a, b)
+    _ranks("dot", (1, 1), a, b)
+    return matmul(a, b)
+
+
+@tensor_method("outer")
+def outer(a, b):
+    a, b = as_tensor_args(a, b)
+    _ranks("outer", (1, 1), a, b)
+    return a.reshape(-1, 1) * b.reshape(1, -1)
+
+
+def _parse_einsum(equation, shapes):
+    """Subscripts per operand and for the output, ellipses spelled out in letters."""
+    equation = equation.replace(" ", "")
+    lhs, arrow, out = equation.partition("->")
+    inputs = lhs.split(",")
+    if len(inputs) != len(shapes):
+        raise ValueError("einsum: %r names %d operands, %d given" % (equation, len(inputs),
+                                                                     len(shapes)))
+    unused = [c for c in string.ascii_letters if c not in equation]
+    n_ell = max([len(shape) - (len(s) - 3) for s, shape in zip(inputs, shapes) if "..." in s],
+                default=0)
+    ell = "".join(unused[:n_ell])
+    spelled = []
+    for s, shape in zip(inputs, shapes):
+        if "..." in s:
+            k = len(shape) - (len(s) - 3)
+            s = s.replace("...", ell[n_ell - k:])
+        if len(s) != len(shape):
+            raise ValueError("einsum: subscripts %r for an operand of shape %s" % (s, tuple(shape)))
+        spelled.append(s)
+    if arrow:
+        out = out.replace("...", ell)
+    else:
+        counts = {}
+        for s in spelled:
+            for c in s:
+                counts[c] = counts.get(c, 0) + 1
+        out = ell + "".join(sorted(c for c, k in counts.items() if k == 1 and c not in ell))
+    return spelled, out
+
+
+class Einsum(Function):
+    """The derivative for one operand is another einsum: the output gradient with
+    the other operands, summed onto that operand's subscripts (broadcast over
+    any index only it has)."""
+
+    def forward(self, *operands, inputs=None, output=None):
+        self.inputs, self.output = inputs, output
+        self.shapes = [x.shape for x in operands]
+        self.save_for_backward(*operands)
+        return array_module(operands[0]).einsum(",".join(inputs) + "->" + output, *operands)
+
+    def backward(self, g):
+        operands = self.saved_tensors
+        grads = []
+        for k, need in enumerate(self.needs_input_grad):
+            if not need:
+                grads.append(None)
+                continue
+            target = self.inputs[k]
+            if len(set(target)) != len(target):
+                raise RuntimeError("einsum: the derivative for operand %d, whose subscripts %r "
+                                   "repeat an index, is not implemented" % (k, target))
+            others = [j for j in range(len(operands)) if j != k]
+            present = set(self.output).union(*(self.inputs[j] for j in others))
+            kept = "".join(c for c in target if c in present)
+            grad = _einsum([self.output] + [self.inputs[j] for j in others], kept,
+                           [g] + [operands[j] for j in others])
+            if kept != target:
+                grad = grad.reshape(tuple(n if c in present else 1
+                                          for c, n in zip(target, self.shapes[k])))
+                grad = grad.broadcast_to(self.shapes[k])
+            grads.append(grad)
+        return tuple(grads)
+
+
+def _einsum(inputs, output, operands):
+    return Einsum.apply(*operands, inputs=tuple(inputs), output=output)
+
+
+def einsum(equation, *operands):
+    """Einstein summation, ``einsum('bij,bjk->bik', a, b)`` (ellipses allowed)."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    operands = as_tensor_args(*operands)
+    inputs, output = _parse_einsum(equation, [t.shape for t in operands])
+    return _einsum(inputs, output, operands)

@@ -1,4 +1,11 @@
-"""Reductions. Backward broadcasts the output gradient back over the reduced axes."""
+"""Reductions. Backward broadcasts the output gradient back over the reduced axes.
+
+Each takes NumPy's ``axis``/``keepdims`` or PyTorch's ``dim``/``keepdim``.
+``max``/``min`` follow PyTorch: with a dim they return ``(values, indices)``,
+with a tensor they are ``maximum``/``minimum``; NumPy's ``axis=`` spelling
+gives the values alone, as ``amax``/``amin`` do.
+"""
+import collections
 import warnings
 
 import numpy as np
@@ -6,12 +13,18 @@ import numpy as np
 from ..backend import array_module
 from ..tape import Function
 from ..tensor import Tensor, tensor_method
-from ._util import normalize_axis
+from ._util import accepts_dim, normalize_axis
 from .activations import exp
-from .elementwise import where
+from .elementwise import abs, maximum, minimum, where  # noqa: A004
+from .index import gather
 
-__all__ = ["sum", "mean", "max", "min", "var", "std", "logsumexp", "argmax", "argmin"]
+__all__ = ["sum", "mean", "max", "min", "amax", "amin", "var", "std", "logsumexp", "argmax",
+           "argmin", "prod", "cumsum", "norm"]
 NOT_DIFFERENTIABLE = ["argmax", "argmin"]
+
+# PyTorch's return types: named tuples ``(values, indices)``
+max_result = collections.namedtuple("max", ["values", "indices"])
+min_result = collections.namedtuple("min", ["values", "indices"])
 
 
 def _kept(g, in_shape, axes, keepdims):
@@ -31,6 +44,7 @@ class Sum(Function):
 
 
 @tensor_method("sum")
+@accepts_dim
 def sum(x, axis=None, keepdims=False):  # noqa: A001
     return Sum.apply(x, axis=axis, keepdims=keepdims)
 
@@ -49,6 +63,7 @@ class Mean(Function):
 
 
 @tensor_method("mean")
+@accepts_dim
 def mean(x, axis=None, keepdims=False):
     return Mean.apply(x, axis=axis, keepdims=keepdims)
 
@@ -76,18 +91,52 @@ class Max(_Extreme):
     reduce = "max"
 
 
-@tensor_method("max")
-def max(x, axis=None, keepdims=False):  # noqa: A001
+@tensor_method("amax")
+@accepts_dim
+def amax(x, axis=None, keepdims=False):
+    """The largest value over ``axis``; ties share the gradient."""
     return Max.apply(x, axis=axis, keepdims=keepdims)
+
+
+@tensor_method("max")
+def max(x, dim=None, keepdim=False, *, axis=None, keepdims=False):  # noqa: A001
+    """``max(x)``: the largest element. ``max(x, dim)``: ``(values, indices)`` along
+    ``dim``, the gradient going to the index picked. ``max(x, other)``: ``maximum``.
+    ``max(x, axis=a)``: the values alone (NumPy's spelling, as ``amax``)."""
+    return _extreme(x, dim, keepdim, axis, keepdims, Max, maximum, "argmax", max_result)
 
 
 class Min(_Extreme):
     reduce = "min"
 
 
-@tensor_method("min")
-def min(x, axis=None, keepdims=False):  # noqa: A001
+@tensor_method("amin")
+@accepts_dim
+def amin(x, axis=None, keepdims=False):
     return Min.apply(x, axis=axis, keepdims=keepdims)
+
+
+@tensor_method("min")
+def min(x, dim=None, keepdim=False, *, axis=None, keepdims=False):  # noqa: A001
+    """As :func:`max`, for the smallest."""
+    return _extreme(x, dim, keepdim, axis, keepdims, Min, minimum, "argmin", min_result)
+
+
+def _extreme(x, dim, keepdim, axis, keepdims, op, elementwise, arg, result):
+    if isinstance(dim, Tensor):
+        return elementwise(x, dim)
+    if dim is None:
+        return op.apply(x, axis=axis, keepdims=keepdims)
+    if axis is not None:
+        raise TypeError("%s() got both dim and axis; pass one" % result.__name__)
+    if not isinstance(dim, (int, np.integer)):
+        raise TypeError("%s(dim=%r): dim must be one int (reduce several with amax/amin)"
+                        % (result.__name__, dim))
+    indices = _arg(x, arg, dim, True)
+    values = gather(x, dim, indices)
+    if not keepdim:
+        values, indices = values.squeeze(dim), indices.squeeze(dim)
+    return result(values, indices)
 
 
 def _dof(shape, axes, correction):
@@ -121,14 +170,17 @@ class Var(Function):
 
 
 @tensor_method("var")
-def var(x, axis=None, keepdims=False, correction=1):
+@accepts_dim
+def var(x, axis=None, keepdims=False, correction=1, unbiased=None):
     """Variance; ``correction=1`` (the default, as in PyTorch) is the unbiased estimate."""
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
     return Var.apply(x, axis=axis, keepdims=keepdims, correction=correction)
 
 
-class _SqrtOfVariance(Function):
-    """sqrt for std: its derivative is taken as 0 where the variance is 0 (a constant
-    input), as PyTorch's std does, not 1/0."""
+class _SafeSqrt(Function):
+    """sqrt for std and norm: its derivative is taken as 0 where the argument is 0
+    (a constant input, a zero vector), as PyTorch's std and norm do, not 1/0."""
 
     def forward(self, v):
         y = array_module(v).sqrt(v)
@@ -142,9 +194,10 @@ class _SqrtOfVariance(Function):
 
 
 @tensor_method("std")
-def std(x, axis=None, keepdims=False, correction=1):
+@accepts_dim
+def std(x, axis=None, keepdims=False, correction=1, unbiased=None):
     """Standard deviation: the square root of :func:`var`."""
-    return _SqrtOfVariance.apply(var(x, axis, keepdims, correction))
+    return _SafeSqrt.apply(var(x, axis, keepdims, correction, unbiased))
 
 
 class LogSumExp(Function):
@@ -165,17 +218,20 @@ class LogSumExp(Function):
 
 
 @tensor_method("logsumexp")
+@accepts_dim
 def logsumexp(x, axis=None, keepdims=False):
     return LogSumExp.apply(x, axis=axis, keepdims=keepdims)
 
 
 @tensor_method("argmax")
+@accepts_dim
 def argmax(x, axis=None, keepdims=False):
     """Index of the largest element (not differentiable)."""
     return _arg(x, "argmax", axis, keepdims)
 
 
 @tensor_method("argmin")
+@accepts_dim
 def argmin(x, axis=None, keepdims=False):
     return _arg(x, "argmin", axis, keepdims)
 
@@ -184,3 +240,93 @@ def _arg(x, which, axis, keepdims):
     xp = array_module(x.data)
     out = getattr(xp, which)(x.data, axis=axis, keepdims=keepdims)
     return Tensor._wrap(xp.asarray(out), False)
+
+
+class Prod(Function):
+    def forward(self, x, axis=None, keepdims=False):
+        self.axes, self.keepdims = normalize_axis(axis, x.ndim), keepdims
+        self.save_for_backward(x)
+        return x.prod(axis=self.axes, keepdims=keepdims)
+
+    def backward(self, g):
+        x, = self.saved_tensors
+        return _kept(g, x.shape, self.axes, self.keepdims) * _ProdOfOthers.apply(x, axes=self.axes)
+
+
+class _ProdOfOthers(Function):
+    """For each element, the product of the others in its slice (exact with zeros:
+    a product of exclusive prefix and suffix products, not ``prod / x``)."""
+
+    def forward(self, x, axes=None):
+        xp = array_module(x)
+        self.axes = axes
+        self.save_for_backward(x)
+        # gather the reduced axes at the end, flattened, to take running products
+        rest = [i for i in range(x.ndim) if i not in axes]
+        moved = xp.transpose(x, rest + list(axes))
+        flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
+        ones = xp.ones(flat.shape[:-1] + (1,), dtype=x.dtype)
+        before = xp.concatenate([ones, xp.cumprod(flat, axis=-1)[..., :-1]], axis=-1)
+        after = xp.concatenate([xp.cumprod(flat[..., ::-1], axis=-1)[..., -2::-1], ones], axis=-1)
+        out = (before * after).reshape(moved.shape)
+        return xp.transpose(out, np.argsort(rest + list(axes)))
+
+    def backward(self, g):
+        # d/dx_j of prod_{k != i} x_k is prod_{k != i, j} x_k: with no zeros that is
+        # others_i / x_j, so the vjp is (sum_i g_i others_i - g_j others_j) / x_j
+        x, = self.saved_tensors
+        if bool((x.data == 0).any()):
+            raise RuntimeError("prod: a third derivative through a product with zero factors "
+                               "is not implemented")
+        others = _ProdOfOthers.apply(x, axes=self.axes)
+        weighted = g * others
+        return (weighted.sum(axis=self.axes, keepdims=True) - weighted) / x
+
+
+@tensor_method("prod")
+@accepts_dim
+def prod(x, axis=None, keepdims=False):
+    """Product of the elements over ``axis`` (all by default)."""
+    return Prod.apply(x, axis=axis, keepdims=keepdims)
+
+
+class Cumsum(Function):
+    def forward(self, x, axis=0):
+        self.axis = axis % (x.ndim or 1)
+        return array_module(x).cumsum(x, axis=self.axis)
+
+    def backward(self, g):
+        # each input reaches every later output: a sum from the end
+        flip = (slice(None),) * self.axis + (slice(None, None, -1),)
+        return cumsum(g[flip], self.axis)[flip]
+
+
+@tensor_method("cumsum")
+@accepts_dim
+def cumsum(x, axis):
+    """Running sum along ``axis`` (PyTorch's ``dim``, which it requires)."""
+    if x.ndim == 0:
+        return x.reshape(())
+    return Cumsum.apply(x, axis=axis)
+
+
+@tensor_method("norm")
+@accepts_dim
+def norm(x, p="fro", axis=None, keepdims=False):
+    """Vector norm over ``axis`` (all elements by default): ``p`` = 2 or 'fro'
+    (Euclidean), 1, ``inf``, ``-inf``, 0 (non-zero count) or any other number."""
+    if p in ("fro", 2, 2.0):
+        return _SafeSqrt.apply((x * x).sum(axis=axis, keepdims=keepdims))
+    a = abs(x)
+    if p == float("inf"):
+        return amax(a, axis=axis, keepdims=keepdims)
+    if p == float("-inf"):
+        return amin(a, axis=axis, keepdims=keepdims)
+    if p == 0:
+        return Tensor._wrap((x.data != 0).sum(axis=axis, keepdims=keepdims).astype(x.data.dtype),
+                            False)
+    if p == 1:
+        return a.sum(axis=axis, keepdims=keepdims)
+    if not isinstance(p, (int, float)):
+        raise ValueError("norm: unknown order p=%r" % (p,))
+    return (a ** p).sum(axis=axis, keepdims=keepdims) ** (1.0 / p)

@@ -6,7 +6,7 @@ import numpy as np
 from ..backend import array_module
 from ..tape import Function
 from ..tensor import Tensor, tensor_method
-from ._util import as_tensor_args, normalize_axis
+from ._util import accepts_dim, as_tensor_args, normalize_axis
 
 __all__ = ["reshape", "flatten", "permute", "transpose", "squeeze", "unsqueeze", "expand",
            "broadcast_to", "concatenate", "stack", "split", "pad", "getitem", "setitem"]
@@ -26,9 +26,9 @@ class Reshape(Function):
 @tensor_method("reshape", "view")
 def reshape(x, *shape):
     shape = _shape_arg(shape)
-    if -1 not in shape and int(np.prod(shape)) != x.size:
+    if -1 not in shape and int(np.prod(shape)) != x.numel():
         raise ValueError("cannot reshape a tensor of shape %s (size %d) into shape %s"
-                         % (tuple(x.shape), x.size, tuple(shape)))
+                         % (tuple(x.shape), x.numel(), tuple(shape)))
     return Reshape.apply(x, shape=shape)
 
 
@@ -46,19 +46,20 @@ def flatten(x, start_dim=0, end_dim=-1):
 
 
 @tensor_method("squeeze")
+@accepts_dim
 def squeeze(x, axis=None):
+    """Drop axes of length 1: all of them, or those among ``axis`` (others named
+    there are left as they are, as in PyTorch)."""
     if axis is None:
         shape = tuple(n for n in x.shape if n != 1)
     else:
         axes = normalize_axis(axis, x.ndim)
-        for a in axes:
-            if x.shape[a] != 1:
-                raise ValueError("squeeze: axis %d of shape %s is not 1" % (a, tuple(x.shape)))
-        shape = tuple(n for i, n in enumerate(x.shape) if i not in axes)
+        shape = tuple(n for i, n in enumerate(x.shape) if i not in axes or n != 1)
     return Reshape.apply(x, shape=shape)
 
 
 @tensor_method("unsqueeze")
+@accepts_dim
 def unsqueeze(x, axis):
     axis = axis % (x.ndim + 1)
     return Reshape.apply(x, shape=x.shape[:axis] + (1,) + x.shape[axis:])
@@ -139,6 +140,7 @@ class Concatenate(Function):
         return tuple(split(g, self.sizes, self.axis))
 
 
+@accepts_dim
 def concatenate(tensors, axis=0):
     tensors = as_tensor_args(*tensors)
     _check_same_rank("concatenate", tensors, axis, skip_axis=True)
@@ -156,6 +158,7 @@ class Stack(Function):
         return tuple(g[lead + (i,)] for i in range(g.shape[self.axis]))
 
 
+@accepts_dim
 def stack(tensors, axis=0):
     tensors = as_tensor_args(*tensors)
     _check_same_rank("stack", tensors, axis, skip_axis=False)
@@ -163,6 +166,7 @@ def stack(tensors, axis=0):
 
 
 @tensor_method("split")
+@accepts_dim
 def split(x, split_size_or_sections, axis=0):
     """Split into pieces of a given size (the last may be smaller), or of the given sizes."""
     n = x.shape[axis]
@@ -181,7 +185,7 @@ def split(x, split_size_or_sections, axis=0):
     for s in sizes:
         pieces.append(x[lead + (slice(start, start + s),)])
         start += s
-    return pieces
+    return tuple(pieces)
 
 
 class Pad(Function):

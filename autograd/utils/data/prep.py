@@ -1,13 +1,8 @@
-"""Data tools: splits, one-hot labels, a batch loader and image augmentation.
-
-Everything works on NumPy arrays (what people load data into); the loader can
-hand out tensors on a device.
-"""
+"""Array helpers for the Keras-style workflow: a train/test split and batch
+augmentation, on NumPy arrays (what people load data into)."""
 import numpy as np
 
-from .creation import generator
-from .nn.functional import one_hot  # noqa: F401
-from .tensor import Tensor
+from ...creation import generator
 
 
 def train_test_split(*arrays, test_size=0.25, shuffle=True, seed=None, stratify=None):
@@ -45,48 +40,6 @@ def train_test_split(*arrays, test_size=0.25, shuffle=True, seed=None, stratify=
         a = np.asarray(a)
         out.extend([a[train], a[test]])
     return out
-
-
-class DataLoader:
-    """Batches over arrays of equal length.
-
-    ``DataLoader(x, y, batch_size=32, shuffle=True, seed=0, drop_last=False,
-    transform=None, device=None)``: iterating gives tuples of tensors (or
-    arrays with ``as_tensors=False``); ``transform`` maps the first array's
-    batch (augmentation) each time it is drawn.
-    """
-
-    def __init__(self, *arrays, batch_size=32, shuffle=False, seed=None, drop_last=False,
-                 transform=None, device=None, as_tensors=True):
-        if not arrays:
-            raise ValueError("DataLoader needs at least one array")
-        self.arrays = [np.asarray(a) for a in arrays]
-        n = len(self.arrays[0])
-        if any(len(a) != n for a in self.arrays):
-            raise ValueError("DataLoader: arrays of lengths %s differ"
-                             % [len(a) for a in self.arrays])
-        if batch_size <= 0:
-            raise ValueError("batch_size must be positive, got %r" % (batch_size,))
-        self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
-        self.transform, self.device, self.as_tensors = transform, device, as_tensors
-        self.rng = np.random.default_rng(seed) if seed is not None else None
-
-    def __len__(self):
-        n = len(self.arrays[0])
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
-
-    def __iter__(self):
-        n = len(self.arrays[0])
-        rng = self.rng if self.rng is not None else generator()
-        order = rng.permutation(n) if self.shuffle else np.arange(n)
-        for b in range(len(self)):
-            idx = order[b * self.batch_size:(b + 1) * self.batch_size]
-            batch = [a[idx] for a in self.arrays]
-            if self.transform is not None:
-                batch[0] = self.transform(batch[0])
-            if self.as_tensors:
-                batch = [Tensor(a, device=self.device) for a in batch]
-            yield tuple(batch)
 
 
 class RandomFlip:

@@ -1,0 +1,2 @@
+"""``autograd.utils``: ``autograd.utils.data`` (datasets, loaders, splits, augmentation)."""
+from . import data  # noqa: F401
