@@ -198,8 +198,9 @@ class _BatchNorm(Module):
         if track_running_stats:
             self.register_buffer("running_mean", Tensor(np.zeros(num_features, np.float32)))
             self.register_buffer("running_var", Tensor(np.ones(num_features, np.float32)))
+            self.register_buffer("num_batches_tracked", Tensor(np.array(0, np.int64)))
         else:
-            self.running_mean = self.running_var = None
+            self.running_mean = self.running_var = self.num_batches_tracked = None
 
     def forward(self, x):
         if x.ndim not in self.expected_ndim or x.shape[self.channel_axis] != self.num_features:
@@ -212,12 +213,18 @@ class _BatchNorm(Module):
         if stats is not None:
             _same_dtype(self, x, stats)
         use_batch = self.training or not self.track_running_stats
-        return F.batch_norm(x, self.running_mean,
-                            self.running_var, self.weight, self.bias, use_batch,
-                            self.momentum, self.eps, axis=self.channel_axis)
+        tracking = self.training and self.track_running_stats
+        momentum = self.momentum
+        if tracking and momentum is None:       # a cumulative average, as in PyTorch
+            momentum = 1.0 / (int(self.num_batches_tracked.item()) + 1)
+        y = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                         use_batch, momentum, self.eps, axis=self.channel_axis)
+        if tracking:                            # after batch_norm's checks passed
+            self.num_batches_tracked._set_data(self.num_batches_tracked.data + 1)
+        return y
 
     def extra_repr(self):
-        return "%d, eps=%g, momentum=%g" % (self.num_features, self.eps, self.momentum)
+        return "%d, eps=%g, momentum=%s" % (self.num_features, self.eps, self.momentum)
 
 
 class BatchNorm1d(_BatchNorm):
