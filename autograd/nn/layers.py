@@ -70,7 +70,10 @@ class Conv1d(Module):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
         self.weight = _empty(out_channels, in_channels // groups, kernel_size)
         self.bias = _empty(out_channels) if bias else None
-        bound = 1 / math.sqrt(in_channels // groups * kernel_size)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        bound = 1 / math.sqrt(self.weight.shape[1] * self.kernel_size)
         init.uniform_(self.weight, -bound, bound)
         if self.bias is not None:
             init.uniform_(self.bias, -bound, bound)

@@ -13,7 +13,7 @@ import numpy as np
 from ..backend import array_module
 from ..tape import Function
 from ..tensor import Tensor, tensor_method
-from ._util import accepts_dim, normalize_axis
+from ._util import accepts_dim, as_tensor_args, normalize_axis
 from .activations import exp
 from .elementwise import abs, maximum, minimum, where  # noqa: A004
 from .index import gather
@@ -123,6 +123,7 @@ def min(x, dim=None, keepdim=False, *, axis=None, keepdims=False):  # noqa: A001
 
 
 def _extreme(x, dim, keepdim, axis, keepdims, op, elementwise, arg, result):
+    x = as_tensor_args(x)[0]        # an array too: torch.max(outputs.data, 1)
     if isinstance(dim, Tensor):
         return elementwise(x, dim)
     if dim is None:
