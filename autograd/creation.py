@@ -218,3 +218,26 @@ def as_tensor(data, dtype=None, device=None):
     if hasattr(data, "__array_interface__") or hasattr(data, "__cuda_array_interface__"):
         return Tensor(data, dtype=dtype, device=device)
     return tensor(data, dtype=dtype, device=device)
+
+
+def _fill_random(t, sample, name):
+    """Overwrite ``t`` with ``sample(shape, numpy dtype)`` (drawn on the CPU from the
+    library's generator, then put on t's device), outside the tape."""
+    if t.requires_grad and t._node is None and _grad_enabled():
+        raise RuntimeError("%s on a leaf tensor that requires grad: wrap it in no_grad() or "
+                           "use .data (as nn.init does)" % name)
+    values = sample(tuple(t.shape), t.array.dtype)
+    t.array[...] = values if _module(t.device) is np else _module(t.device).asarray(values)
+    t._set_data()
+    return t
+
+
+def _grad_enabled():
+    from .tape import is_grad_enabled
+    return is_grad_enabled()
+
+
+Tensor.normal_ = lambda self, mean=0.0, std=1.0, generator=None: _fill_random(
+    self, lambda s, d: as_numpy_rng(generator).normal(mean, std, s).astype(d), "normal_")
+Tensor.uniform_ = lambda self, a=0.0, b=1.0, generator=None: _fill_random(
+    self, lambda s, d: as_numpy_rng(generator).uniform(a, b, s).astype(d), "uniform_")

@@ -134,7 +134,7 @@ def _walk(roots, root_grads, retain_graph, create_graph, capture):
         if not retain_graph:
             node._release()
 
-    given = {id(g.data) for g in root_grads}    # arrays the caller may still hold
+    given = {id(g.array) for g in root_grads}    # arrays the caller may still hold
     for leaf, grad in leaf_grads.values():
         for hook in leaf._hooks or ():
             new = hook(grad)
@@ -164,7 +164,7 @@ def _call_backward(node, grads):
     if _device.cupy is None:
         out = type(node).backward(node, *grads)
     else:
-        with device_scope(*(g.data for g in grads if g is not None)):
+        with device_scope(*(g.array for g in grads if g is not None)):
             out = type(node).backward(node, *grads)
     if not isinstance(out, tuple):
         out = (out,)
@@ -179,7 +179,7 @@ def _owned(grad, given):
     that passed unchanged through an op (a + b sends one tensor to both) or is a
     view (a broadcast, read-only) must not become two leaves' .grad, or one that
     clip_grad_norm_ and ``w.grad *= k`` cannot write."""
-    data = grad.data
+    data = grad.array
     if (id(data) in given or data.base is not None
             or not getattr(data.flags, "writeable", True)):
         data = data.copy()
@@ -188,18 +188,18 @@ def _owned(grad, given):
 
 
 def _root_grad(output, grad):
-    with device_scope(output.data):     # made on the output's device, not the current one
-        xp = array_module(output.data)
+    with device_scope(output.array):     # made on the output's device, not the current one
+        xp = array_module(output.array)
         if grad is None:
-            if output.data.size != 1:
+            if output.array.size != 1:
                 raise RuntimeError(
                     "grad can be implicitly created only for scalar outputs; this output "
                     "has shape %s: pass a gradient of that shape (backward(gradient=...))"
                     % (tuple(output.shape),))
-            return Tensor._wrap(xp.ones_like(output.data), False)
+            return Tensor._wrap(xp.ones_like(output.array), False)
         g = grad if isinstance(grad, Tensor) else Tensor._wrap(
-            xp.asarray(grad, dtype=output.data.dtype), False)
-        if g.shape != output.data.shape:
+            xp.asarray(grad, dtype=output.array.dtype), False)
+        if g.shape != output.array.shape:
             raise ValueError("gradient of shape %s given for an output of shape %s"
                              % (tuple(g.shape), tuple(output.shape)))
         return g
@@ -269,6 +269,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                                    "outputs; pass allow_unused=True to get None for it"
                                    % (tuple(t.shape),))
             if materialize_grads:
-                g = Tensor._wrap(array_module(t.data).zeros_like(t.data), False)
+                g = Tensor._wrap(array_module(t.array).zeros_like(t.array), False)
         out.append(g)
     return tuple(out)

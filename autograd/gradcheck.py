@@ -41,7 +41,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
 
     def scalar():     # grad mode as the caller has it: fn may take gradients itself
         ys = _outputs(fn(*inputs))
-        return float(sum((y.data.astype(np.float64) * w).sum() for y, w in zip(ys, weights)))
+        return float(sum((y.array.astype(np.float64) * w).sum() for y, w in zip(ys, weights)))
 
     targets = [inputs[i] for i in checked]
     differentiable = [(o, w) for o, w in zip(outs, weights) if o.requires_grad]
@@ -53,15 +53,15 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     else:     # nothing depends on the inputs: every derivative is 0
         analytic = [None] * len(targets)
     for i, t, a in zip(checked, targets, analytic):
-        a = np.zeros(t.shape) if a is None else np.asarray(to_device(a.data, "cpu"), np.float64)
+        a = np.zeros(t.shape) if a is None else np.asarray(to_device(a.array, "cpu"), np.float64)
         numeric = np.zeros(t.shape)
         for idx in np.ndindex(*t.shape):
-            orig = t.data[idx].item()
-            t.data[idx] = orig + eps
+            orig = t.array[idx].item()
+            t.array[idx] = orig + eps
             up = scalar()
-            t.data[idx] = orig - eps
+            t.array[idx] = orig - eps
             down = scalar()
-            t.data[idx] = orig
+            t.array[idx] = orig
             numeric[idx] = (up - down) / (2 * eps)
         err = np.abs(a - numeric) - (atol + rtol * np.abs(numeric))
         if err.size and err.max() > 0:

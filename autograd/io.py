@@ -34,7 +34,7 @@ def _encode(obj, arrays):
         return obj
     if isinstance(obj, Tensor):
         name = "a%d" % len(arrays)
-        arrays[name] = to_device(obj.data, "cpu")
+        arrays[name] = to_device(obj.array, "cpu")
         return {"$tensor": name, "device": str(obj.device), "requires_grad": obj.requires_grad,
                 "parameter": type(obj).__name__ == "Parameter"}
     if isinstance(obj, (np.ndarray, np.generic)):

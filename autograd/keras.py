@@ -429,7 +429,7 @@ def _flat_classes(z):
 
 def _flat_target(y, sparse):
     if sparse:
-        return Tensor._wrap(y.data.reshape(-1).astype(np.int64), False)
+        return Tensor._wrap(y.array.reshape(-1).astype(np.int64), False)
     return y.reshape(-1, y.shape[-1])
 
 
@@ -828,7 +828,7 @@ class Sequential(Module):
     def _train_step(self, xb, yb, fn, takes_logits):
         """One step, all or nothing: if anything raises before the optimizer has
         updated, the moving statistics of BatchNormalization are put back."""
-        saved = [(b, b.data.copy()) for b in self.buffers()]
+        saved = [(b, b.array.copy()) for b in self.buffers()]
         try:
             loss, pred = self._step_outputs(xb, yb, fn, takes_logits)
             self.optimizer.zero_grad()
@@ -961,7 +961,7 @@ def _tally(sums, loss, pred, y, metrics):
     k = len(y)
     sums["loss"] += float(loss.item()) * k
     for name, metric in metrics:
-        sums[name] += metric(y.data, pred.data) * k
+        sums[name] += metric(y.array, pred.array) * k
 
 
 def _progress(steps, epoch, epochs, verbose):

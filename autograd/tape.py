@@ -205,7 +205,7 @@ class Function:
             results = tuple(_wrap_ctx_output(o, inputs, record and id(o) not in
                                              fn._non_differentiable) for o in outs)
         else:
-            arrays = [t.data if isinstance(t, Tensor) else t for t in inputs]
+            arrays = [t.array if isinstance(t, Tensor) else t for t in inputs]
             out = fn._forward_arrays(arrays, params)
             single = not isinstance(out, tuple)
             outs = (out,) if single else out
@@ -215,9 +215,9 @@ class Function:
                 results[0]._counter = inputs[0]._counter
         if record:
             fn.edges = tuple(_edge(t) for t in inputs)
-            fn.input_meta = tuple((t.data.shape, t.data.dtype) if isinstance(t, Tensor) else None
+            fn.input_meta = tuple((t.array.shape, t.array.dtype) if isinstance(t, Tensor) else None
                                   for t in inputs)
-            fn.output_meta = tuple((r.data.shape, r.data.dtype, array_module(r.data))
+            fn.output_meta = tuple((r.array.shape, r.array.dtype, array_module(r.array))
                                    if isinstance(r, Tensor) else None for r in results)
             fn._saved = _resolve(fn._to_save, inputs, seen_in, seen_out, results)
             for i, r in enumerate(results):
@@ -264,7 +264,7 @@ def _wrap_ctx_output(o, inputs, requires_grad):
     counter (an input returned as is stays one tensor for in-place checks)."""
     if not isinstance(o, Tensor):
         return o
-    r = Tensor._wrap(o.data, requires_grad)
+    r = Tensor._wrap(o.array, requires_grad)
     r._counter = o._counter
     return r
 
@@ -287,10 +287,10 @@ def _resolve(values, inputs, seen_in, seen_out, results):
         j = next((j for j, o in enumerate(seen_out) if o is v), None)
         if j is not None and isinstance(results[j], Tensor):
             r = results[j]
-            saved.append(_Saved(_OUTPUT if r.requires_grad else _CONSTANT, r.data,
+            saved.append(_Saved(_OUTPUT if r.requires_grad else _CONSTANT, r.array,
                                 r._counter, j))
             continue
-        data = v.data if isinstance(v, Tensor) else v
+        data = v.array if isinstance(v, Tensor) else v
         counter = v._counter if isinstance(v, Tensor) else None
         saved.append(_Saved(_CONSTANT, data, counter, None))
     return tuple(saved)

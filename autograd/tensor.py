@@ -51,14 +51,14 @@ class Tensor:
     dtype (as in PyTorch).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_output_nr", "_counter", "_hooks",
+    __slots__ = ("array", "grad", "requires_grad", "_node", "_output_nr", "_counter", "_hooks",
                  "__weakref__")
     __array_priority__ = 1000   # NumPy defers `ndarray op Tensor` to our reflected ops
     __array_ufunc__ = None
 
     def __init__(self, data, dtype=None, requires_grad=False, device=None):
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         if dtype is None:
             dtype = _default_dtype(data)
         xp = array_module(data)
@@ -66,7 +66,7 @@ class Tensor:
             data = to_device(data, device)
             xp = array_module(data)
         data = xp.asarray(data, dtype=dtype)
-        self.data = data
+        self.array = data
         self.grad = None
         self._node = None
         self._output_nr = 0
@@ -80,7 +80,7 @@ class Tensor:
     def _wrap(cls, data, requires_grad):
         """Fast constructor for op results (no conversion, no checks)."""
         t = cls.__new__(cls)
-        t.data = data
+        t.array = data
         t.grad = None
         t.requires_grad = requires_grad
         t._node = None
@@ -89,50 +89,66 @@ class Tensor:
         t._hooks = None
         return t
 
+    # ---- the data ---------------------------------------------------------------
+    # ``array`` is the NumPy or CuPy array itself. ``data`` is PyTorch's: a tensor
+    # sharing that memory, cut from the tape and from version tracking, so
+    # ``p.data.normal_(0, 0.02)`` or ``p.data -= lr * p.grad.data`` write the
+    # parameter without recording; assigning ``p.data = t`` swaps the array.
+    @property
+    def data(self):
+        return Tensor._wrap(self.array, False)
+
+    @data.setter
+    def data(self, value):
+        value = value.array if isinstance(value, Tensor) else value
+        if not hasattr(value, "shape") or not hasattr(value, "dtype"):
+            raise TypeError("data must be a tensor or an array, got %s" % type(value).__name__)
+        self.array = value
+
     # ---- facts ---------------------------------------------------------------
     @property
     def shape(self):
-        return Size(self.data.shape)
+        return Size(self.array.shape)
 
     def size(self, dim=None):
         """The shape (``autograd.Size``), or its length along ``dim``."""
-        return Size(self.data.shape) if dim is None else self.data.shape[dim]
+        return Size(self.array.shape) if dim is None else self.array.shape[dim]
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def dtype(self):
         """An ``autograd.dtype``; equal to the NumPy dtype and to its name."""
-        return dtype.of(self.data.dtype)
+        return dtype.of(self.array.dtype)
 
     def type(self, dtype=None):
         """With no argument, the type's name (``'autograd.FloatTensor'``); with a dtype,
         a copy cast to it (``x.type(autograd.float64)``)."""
         if dtype is None:
-            return "autograd." + _TYPE_NAMES.get(self.data.dtype.name, self.data.dtype.name)
+            return "autograd." + _TYPE_NAMES.get(self.array.dtype.name, self.array.dtype.name)
         return self.astype(dtype)
 
     def is_floating_point(self):
-        return self.data.dtype.kind == "f"
+        return self.array.dtype.kind == "f"
 
     def element_size(self):
-        return self.data.dtype.itemsize
+        return self.array.dtype.itemsize
 
     @property
     def is_cuda(self):
         return self.device.type == "cuda"
 
     def numel(self):
-        return self.data.size
+        return self.array.size
 
     def dim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def device(self):
-        return device_of(self.data)
+        return device_of(self.array)
 
     @property
     def is_leaf(self):
@@ -145,7 +161,7 @@ class Tensor:
     def __len__(self):
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
@@ -153,7 +169,7 @@ class Tensor:
     # ---- interop -------------------------------------------------------------
     def numpy(self):
         """The data as a NumPy array (copied from the GPU if need be; shared on the CPU)."""
-        return to_device(self.data, CPU)
+        return to_device(self.array, CPU)
 
     def __array__(self, dtype=None, copy=None):
         arr = self.numpy()
@@ -162,23 +178,23 @@ class Tensor:
     # Zero-copy exchange with NumPy, CuPy, PyTorch, JAX...: DLPack on both devices,
     # and the CUDA array interface on the GPU (absent on the CPU, as in PyTorch).
     def __dlpack__(self, *args, **kwargs):
-        return self.data.__dlpack__(*args, **kwargs)
+        return self.array.__dlpack__(*args, **kwargs)
 
     def __dlpack_device__(self):
-        return self.data.__dlpack_device__()
+        return self.array.__dlpack_device__()
 
     @property
     def __cuda_array_interface__(self):
         if self.device.type != "cuda":
             raise AttributeError("a CPU tensor has no __cuda_array_interface__; move it with "
                                  ".cuda() or use DLPack")
-        return self.data.__cuda_array_interface__
+        return self.array.__cuda_array_interface__
 
     def item(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError("item(): only a tensor of one element can be converted to a "
                              "Python number, this one has shape %s" % (tuple(self.shape),))
-        return self.data.reshape(()).item()
+        return self.array.reshape(()).item()
 
     def tolist(self):
         return self.numpy().tolist()
@@ -190,7 +206,7 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError("the truth value of a tensor of shape %s is ambiguous; use "
                              "any() or all()" % (tuple(self.shape),))
         return bool(self.item())
@@ -199,7 +215,7 @@ class Tensor:
         body = np.array2string(self.numpy(), separator=", ", precision=4,
                                prefix="tensor(", threshold=200)
         extras = []
-        if self.data.dtype.name not in ("float32", "int64", "bool"):
+        if self.array.dtype.name not in ("float32", "int64", "bool"):
             extras.append("dtype=%r" % self.dtype)
         if self.device != CPU:
             extras.append("device='%s'" % self.device)
@@ -229,7 +245,7 @@ class Tensor:
     def detach(self):
         """The same memory, cut from the tape; it shares the version counter, so an
         in-place write through it is seen by graphs that saved this tensor."""
-        t = Tensor._wrap(self.data, False)
+        t = Tensor._wrap(self.array, False)
         t._counter = self._counter
         return t
 
@@ -270,11 +286,11 @@ class Tensor:
 
     def _set_data(self, array=None):
         """The one way to change a tensor's data outside the tape: replace it with
-        ``array`` or, with None, declare that ``self.data`` was just written in
+        ``array`` or, with None, declare that ``self.array`` was just written in
         place. Either way the version moves, so a graph that saved the old value
         refuses to backward through it."""
         if array is not None:
-            self.data = array
+            self.array = array
         self._counter.value += 1
 
     def _checked_value(self, value, what):
@@ -295,8 +311,8 @@ class Tensor:
 
     # comparisons: element-wise, boolean results, no gradient
     def _compare(self, other, op):
-        other = other.data if isinstance(other, Tensor) else other
-        return Tensor._wrap(op(self.data, other), False)
+        other = other.array if isinstance(other, Tensor) else other
+        return Tensor._wrap(op(self.array, other), False)
 
     def __lt__(self, other):
         return self._compare(other, np.less)
@@ -353,7 +369,7 @@ def from_dlpack(obj):
 def tensor(data, dtype=None, requires_grad=False, device=None):
     """Make a tensor holding a copy of ``data``, like ``torch.tensor``."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     if dtype is None:
         dtype = _default_dtype(data)
     data = array_module(data).array(data, dtype=dtype, copy=True)

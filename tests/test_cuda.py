@@ -26,10 +26,10 @@ def test_dlpack_shares_memory_on_the_cpu():
     a = np.arange(6, dtype=np.float32).reshape(2, 3)
     t = ag.from_dlpack(a)
     a[0, 0] = 42
-    assert t.data[0, 0] == 42 and t.device == "cpu"
+    assert t.array[0, 0] == 42 and t.device == "cpu"
     back = np.from_dlpack(t)
     back[1, 2] = -1
-    assert t.data[1, 2] == -1
+    assert t.array[1, 2] == -1
     assert not hasattr(t, "__cuda_array_interface__")
 
 
@@ -97,7 +97,7 @@ def test_ops_and_their_backward_run_on_the_data_device(monkeypatch):
 
     Probe.apply(x).backward(gpu(np.ones(3)))
     assert seen == [("forward", 1), ("backward", 1)] and FakeCudaDevice.current[0] == 0
-    assert np.asarray(x.grad.data).tolist() == [2.0, 2.0, 2.0]
+    assert np.asarray(x.grad.array).tolist() == [2.0, 2.0, 2.0]
 
 
 def _fake_cupy(version="14.2.0", count=1, cc="90", count_error=None):
@@ -186,7 +186,7 @@ def test_cuda_array_interface_and_dlpack_share_gpu_memory():
     assert float(t[0].item()) == 7
     u = ag.from_dlpack(cupy.arange(3, dtype=cupy.float32))
     assert u.device == "cuda" and u.tolist() == [0.0, 1.0, 2.0]
-    assert cupy.from_dlpack(t).data.ptr == t.data.data.ptr
+    assert cupy.from_dlpack(t).data.ptr == t.array.data.ptr
 
 
 @cuda

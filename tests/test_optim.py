@@ -211,5 +211,5 @@ def test_a_strided_parameter_is_updated_in_place(make):
             (p * p).sum().backward()
             o.step()
     np.testing.assert_allclose(strided.numpy(), plain.numpy(), rtol=1e-6)
-    assert np.shares_memory(strided.data, base)
+    assert np.shares_memory(strided.array, base)
     np.testing.assert_array_equal(base.T, strided.numpy())

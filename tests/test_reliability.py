@@ -309,7 +309,7 @@ def test_float16_parameters_are_refused_before_any_state_changes(cls):
     q.grad = ag.ones(3)
     opt.step()
     state = {k: np.array(v) for k, v in opt.state[id(q)].items()}
-    q.data = q.data.astype(np.float16)          # cast behind the optimizer's back
+    q.array = q.array.astype(np.float16)          # cast behind the optimizer's back
     q.grad = ag.tensor(np.ones(3, np.float16))
     with pytest.raises(TypeError, match="float16"):
         opt.step()

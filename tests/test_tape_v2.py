@@ -57,16 +57,16 @@ class ScaleBy(torch_like.autograd.Function):
 class SortWithIndices(ag.Function):
     @staticmethod
     def forward(ctx, x):
-        order = np.argsort(x.data, kind="stable")
+        order = np.argsort(x.array, kind="stable")
         ctx.order = order
         idx = ag.Tensor(order)
         ctx.mark_non_differentiable(idx)
-        return ag.Tensor(x.data[order]), idx
+        return ag.Tensor(x.array[order]), idx
 
     @staticmethod
     def backward(ctx, grad, grad_idx):
-        out = np.zeros_like(grad.data)
-        out[ctx.order] = grad.data
+        out = np.zeros_like(grad.array)
+        out[ctx.order] = grad.array
         return ag.Tensor(out)
 
 

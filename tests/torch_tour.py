@@ -346,6 +346,11 @@ IDIOMS = {
     "detach": lambda T: T.tensor(T.tensor(A, requires_grad=True).detach().requires_grad),
     "requires_grad_flag": lambda T: T.tensor((T.tensor(A, requires_grad=True) * 2).requires_grad),
     "inference_mode": lambda T: T.tensor(_inference(T)),
+    "data_update": lambda T: _data_update(T),
+    "data_max": lambda T: T.max(T.tensor(A, requires_grad=True).data, 1),
+    "data_fill": lambda T: _data_fill(T),
+    "data_numpy": lambda T: T.tensor(A).data.numpy(),
+    "normal_shape": lambda T: T.tensor(tuple(T.empty(3, 2).normal_(0, 0.02).shape)),
     # optimizers and schedules
     "SGD": lambda T: _step(T, lambda T, ps: T.optim.SGD(ps, lr=0.1)),
     "SGD_momentum": lambda T: _step(T, lambda T, ps: T.optim.SGD(ps, lr=0.1, momentum=0.9,
@@ -407,6 +412,21 @@ def _setitem(T):
     x[:, 2] = T.tensor([5.0, 6.0, 7.0])
     x[x > 5] = -1.0
     return x
+
+
+def _data_update(T):
+    w = T.tensor(A, requires_grad=True)
+    (w * w).sum().backward()
+    w.data -= 0.1 * w.grad.data
+    return w.detach(), T.tensor(w.requires_grad), T.tensor(w.is_leaf)
+
+
+def _data_fill(T):
+    layer = T.nn.Linear(2, 3)
+    layer.weight.data.fill_(0.5)
+    layer.bias.data.zero_()
+    T.nn.init.constant_(layer.bias.data, 0.25)
+    return layer(T.tensor(A[:, :2]))
 
 
 def _no_grad(T):

@@ -44,7 +44,7 @@ def _prepare(inputs, create_graph, fn_name):
 
 
 def _zeros_like(t):
-    return Tensor._wrap(array_module(t.data).zeros_like(t.data), False)
+    return Tensor._wrap(array_module(t.array).zeros_like(t.array), False)
 
 
 def _fill(grads, like, strict, fn_name, what):
@@ -66,10 +66,10 @@ def _detach(ts, create_graph):
 def _check_v(v, like, fn_name, what):
     if v is None:
         for t in like:
-            if t.data.size != 1:
+            if t.array.size != 1:
                 raise RuntimeError("%s: v can be omitted only when every %s has one element; "
                                    "got shape %s" % (fn_name, what, tuple(t.shape)))
-        return tuple(Tensor._wrap(array_module(t.data).ones_like(t.data), False) for t in like)
+        return tuple(Tensor._wrap(array_module(t.array).ones_like(t.array), False) for t in like)
     _, vs = _as_tuple(v, "v", fn_name)
     if len(vs) != len(like):
         raise RuntimeError("%s: v has %d tensors, the %ss %d" % (fn_name, len(vs), what, len(like)))
@@ -159,7 +159,7 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
             if rows[j]:
                 m = stack(rows[j], axis=0).reshape(o.shape + x.shape)
             else:
-                m = Tensor._wrap(array_module(x.data).zeros(o.shape + x.shape, dtype=x.dtype),
+                m = Tensor._wrap(array_module(x.array).zeros(o.shape + x.shape, dtype=x.dtype),
                                  False)
             block.append(m if create_graph else m.detach())
         blocks.append(tuple(block))
@@ -170,7 +170,7 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
 
 def _scalar_output(func, xs, fn_name):
     single_out, outs = _call(func, xs, fn_name)
-    if not single_out or outs[0].data.size != 1:
+    if not single_out or outs[0].array.size != 1:
         raise RuntimeError("%s: func must return a tensor with one element, got %s"
                            % (fn_name, "a tuple" if not single_out else
                               "shape %s" % (tuple(outs[0].shape),)))

@@ -25,7 +25,7 @@ def dropout(x, p=0.5, training=True):
         return x
     if p == 1:
         return x * 0
-    xp = array_module(x.data)
+    xp = array_module(x.array)
     if xp is np:
         keep = generator().random(x.shape) >= p
     else:
@@ -62,15 +62,15 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Tr
         centered = x - mean
         var = (centered * centered).mean(axis=reduce_axes, keepdims=True)
         if running_mean is not None:
-            m = mean.data.reshape(-1)
-            v = var.data.reshape(-1) * (n / (n - 1))
+            m = mean.array.reshape(-1)
+            v = var.array.reshape(-1) * (n / (n - 1))
             for stat, batch in ((running_mean, m), (running_var, v)):
-                stat._set_data((stat.data * (1 - momentum) + momentum * batch)
+                stat._set_data((stat.array * (1 - momentum) + momentum * batch)
                                .astype(stat.dtype, copy=False))
         y = centered / ops.sqrt(var + eps)
     else:
-        mean = running_mean.data.reshape(shape)
-        std = array_module(mean).sqrt(running_var.data.reshape(shape) + eps)
+        mean = running_mean.array.reshape(shape)
+        std = array_module(mean).sqrt(running_var.array.reshape(shape) + eps)
         y = (x - Tensor._wrap(mean, False)) / Tensor._wrap(std, False)
     if weight is not None:
         y = y * weight.reshape(shape)
@@ -83,7 +83,7 @@ def one_hot(labels, num_classes=-1, dtype=np.int64):
     """Integer labels (any shape) -> one-hot with a trailing class axis: an int64
     tensor for a tensor (as in PyTorch), an array for an array. ``num_classes=-1``
     is one more than the largest label."""
-    data = labels.data if isinstance(labels, Tensor) else labels
+    data = labels.array if isinstance(labels, Tensor) else labels
     xp = array_module(data)
     data = xp.asarray(data)
     if data.dtype.kind not in "iu":
@@ -191,7 +191,7 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
 
 def embedding(input, weight):
     """Rows of ``weight`` at the integer ``input``."""
-    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
+    idx = input.array if isinstance(input, Tensor) else np.asarray(input)
     if idx.dtype.kind not in "iu":
         raise TypeError("embedding: indices must be integers, got %s" % idx.dtype)
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= weight.shape[0]):
@@ -233,7 +233,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         scales = ((scale_factor,) * spatial if not isinstance(scale_factor, (tuple, list))
                   else tuple(scale_factor))
         out_sizes = tuple(int(np.floor(n * s)) for n, s in zip(in_sizes, scales))
-    xp = array_module(input.data)
+    xp = array_module(input.array)
     out = input
     for k, (n_in, n_out, scale) in enumerate(zip(in_sizes, out_sizes, scales)):
         axis = 2 + k
@@ -245,7 +245,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             continue
         lo = np.minimum(np.floor(pos).astype(np.int64), n_in - 1)
         hi = np.minimum(lo + 1, n_in - 1)
-        frac = (pos - lo).astype(input.data.dtype)
+        frac = (pos - lo).astype(input.array.dtype)
         shape = [1] * input.ndim
         shape[axis] = n_out
         w = Tensor._wrap(xp.asarray(frac.reshape(shape)), False)

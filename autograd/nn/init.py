@@ -28,8 +28,11 @@ def fans(shape, layout="torch"):
 
 
 def _fill(tensor, array):
+    """Write ``array`` into the tensor's memory (so ``init.normal_(p.data)`` reaches
+    ``p``, as in PyTorch); nothing is recorded."""
     with no_grad():
-        tensor._set_data(to_device(np.asarray(array, dtype=tensor.dtype), tensor.device))
+        tensor.array[...] = to_device(np.asarray(array, dtype=tensor.dtype), tensor.device)
+        tensor._set_data()
     return tensor
 
 

@@ -223,7 +223,7 @@ class _BatchNorm(Module):
         y = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                          use_batch, momentum, self.eps, axis=self.channel_axis)
         if tracking:                            # after batch_norm's checks passed
-            self.num_batches_tracked._set_data(self.num_batches_tracked.data + 1)
+            self.num_batches_tracked._set_data(self.num_batches_tracked.array + 1)
         return y
 
     def extra_repr(self):
@@ -267,7 +267,7 @@ class Embedding(Module):
         init.normal_(self.weight)
 
     def forward(self, indices):
-        idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+        idx = indices.array if isinstance(indices, Tensor) else np.asarray(indices)
         if idx.dtype.kind not in "iu":
             raise TypeError("Embedding needs integer indices, got %s" % idx.dtype)
         if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):

@@ -34,7 +34,7 @@ def _check_same_shape(name, input, target):
 def _as_target(target, like):
     if isinstance(target, Tensor):
         return target
-    return Tensor(array_module(like.data).asarray(target, dtype=like.dtype))
+    return Tensor(array_module(like.array).asarray(target, dtype=like.dtype))
 
 
 def mse_loss(input, target, reduction="mean"):
@@ -78,11 +78,11 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """On probabilities (each in [0, 1]); finite at p = 0 and p = 1."""
     target = _as_target(target, input)
     _check_same_shape("binary_cross_entropy", input, target)
-    xp = array_module(input.data)
-    if input.data.size and bool(((input.data < 0) | (input.data > 1)).any()):
+    xp = array_module(input.array)
+    if input.array.size and bool(((input.array < 0) | (input.array > 1)).any()):
         raise ValueError("binary_cross_entropy: input must be probabilities in [0, 1], got values "
                          "in [%g, %g]; for logits use binary_cross_entropy_with_logits"
-                         % (float(xp.nanmin(input.data)), float(xp.nanmax(input.data))))
+                         % (float(xp.nanmin(input.array)), float(xp.nanmax(input.array))))
     loss = BinaryCrossEntropy.apply(input, target)
     if weight is not None:
         loss = loss * weight
@@ -159,10 +159,10 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     if input.ndim < 2:
         raise ValueError("cross_entropy: input must be (N, C, ...), got shape %s"
                          % (tuple(input.shape),))
-    xp = array_module(input.data)
+    xp = array_module(input.array)
     c = input.shape[1]
     logits = _class_last(input)
-    tdata = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    tdata = target.array if isinstance(target, Tensor) else xp.asarray(target)
     if tdata.dtype.kind in "iu":
         expect = (input.shape[0],) + tuple(input.shape[2:])
         if tdata.shape != expect:
@@ -176,13 +176,13 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         if tdata.shape != input.shape:
             raise ValueError("cross_entropy: probability target of shape %s does not match input "
                              "%s" % (tuple(tdata.shape), tuple(input.shape)))
-        q = _class_last(Tensor._wrap(tdata.astype(input.dtype, copy=False), False)).data
+        q = _class_last(Tensor._wrap(tdata.astype(input.dtype, copy=False), False)).array
         valid = None
     if label_smoothing:
         mass = q.sum(axis=-1, keepdims=True)
         q = q * (1 - label_smoothing) + mass * (label_smoothing / c)
     if weight is not None:
-        w = weight.data if isinstance(weight, Tensor) else xp.asarray(weight, dtype=input.dtype)
+        w = weight.array if isinstance(weight, Tensor) else xp.asarray(weight, dtype=input.dtype)
         q = q * w
     loss = SoftmaxCrossEntropy.apply(logits, Tensor._wrap(q, False))
     if reduction == "mean":
@@ -200,8 +200,8 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """Negative log-likelihood of log-probabilities (N, C) at integer targets (N,)."""
     if input.ndim != 2:
         raise ValueError("nll_loss: input must be (N, C), got shape %s" % (tuple(input.shape),))
-    xp = array_module(input.data)
-    tdata = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    xp = array_module(input.array)
+    tdata = target.array if isinstance(target, Tensor) else xp.asarray(target)
     if tdata.shape != (input.shape[0],):
         raise ValueError("nll_loss: target of shape %s for input %s"
                          % (tuple(tdata.shape), tuple(input.shape)))
@@ -209,7 +209,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     picked = input[xp.arange(input.shape[0]), safe]
     w = valid.astype(input.dtype)
     if weight is not None:
-        wt = weight.data if isinstance(weight, Tensor) else xp.asarray(weight, dtype=input.dtype)
+        wt = weight.array if isinstance(weight, Tensor) else xp.asarray(weight, dtype=input.dtype)
         w = w * wt[safe]
     loss = -picked * Tensor._wrap(w, False)
     if reduction == "mean":

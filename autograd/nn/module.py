@@ -11,7 +11,7 @@ class Parameter(Tensor):
     """A tensor a Module learns: requires grad by default, registered by attribute."""
 
     def __init__(self, data, requires_grad=True):
-        super().__init__(data.data if isinstance(data, Tensor) else data)
+        super().__init__(data.array if isinstance(data, Tensor) else data)
         self.requires_grad_(requires_grad)
 
     def __repr__(self):
@@ -180,12 +180,12 @@ class Module:
     def to(self, device=None, dtype=None):
         """Move (and/or cast) every parameter and buffer in place; returns self."""
         for t in list(self.parameters()) + list(self.buffers()):
-            data = t.data
+            data = t.array
             if device is not None and Device(device) != t.device:
                 data = to_device(data, device)
             if dtype is not None and t.dtype.kind == "f":
                 data = data.astype(dtype)
-            if data is not t.data:
+            if data is not t.array:
                 t._set_data(data)
                 t.grad = None
         return self

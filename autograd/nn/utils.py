@@ -16,7 +16,7 @@ def _as_list(parameters):
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
     """Scale all gradients so their joint norm is at most ``max_norm``; returns
     the norm before clipping, as a 0-d tensor."""
-    grads = [p.grad.data for p in _as_list(parameters) if p.grad is not None]
+    grads = [p.grad.array for p in _as_list(parameters) if p.grad is not None]
     if not grads:
         return Tensor(0.0)
     xp = array_module(grads[0])
@@ -40,8 +40,8 @@ def clip_grad_value_(parameters, clip_value):
     """Clip every gradient element into ``[-clip_value, clip_value]``, in place."""
     for p in _as_list(parameters):
         if p.grad is not None:
-            xp = array_module(p.grad.data)
-            xp.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
+            xp = array_module(p.grad.array)
+            xp.clip(p.grad.array, -clip_value, clip_value, out=p.grad.array)
 
 
 def parameters_to_vector(parameters):

@@ -109,13 +109,13 @@ def clone(x):
 @tensor_method("contiguous")
 def contiguous(x):
     """``x`` if its memory is C-contiguous, else a contiguous copy (``clone``)."""
-    return x if x.data.flags.c_contiguous else clone(x)
+    return x if x.array.flags.c_contiguous else clone(x)
 
 
 Tensor.view_as = lambda self, other: reshape(self, tuple(other.shape))
 Tensor.reshape_as = Tensor.view_as
 Tensor.expand_as = lambda self, other: self.broadcast_to(tuple(other.shape))
 Tensor.type_as = lambda self, other: self.astype(other.dtype)
-Tensor.is_contiguous = lambda self: bool(self.data.flags.c_contiguous)
-Tensor.data_ptr = lambda self: (self.data.ctypes.data if array_module(self.data).__name__ == "numpy"
-                                else self.data.data.ptr)
+Tensor.is_contiguous = lambda self: bool(self.array.flags.c_contiguous)
+Tensor.data_ptr = lambda self: (self.array.ctypes.array if array_module(self.array).__name__ == "numpy"
+                                else self.array.data.ptr)

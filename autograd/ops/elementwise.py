@@ -20,7 +20,7 @@ __all__ = ["add", "sub", "mul", "div", "pow", "neg", "abs", "maximum", "minimum"
 
 
 def _data(v):
-    return v.data if isinstance(v, Tensor) else v
+    return v.array if isinstance(v, Tensor) else v
 
 
 class Add(Function):
@@ -97,13 +97,13 @@ class Pow(Function):
         if need_a:
             # b * a**(b-1), and 0 where b == 0 (x**0 is constant; 0 * 0**-1 would be NaN)
             if isinstance(b, Tensor):
-                ga = g * b * a ** where(b.data == 0, 1.0, b - 1)
+                ga = g * b * a ** where(b.array == 0, 1.0, b - 1)
             else:
                 ga = g * (b * a ** (b - 1)) if b != 0 else g * 0
         if need_b:
             # d(a**b)/db = a**b * log(a), taken as 0 where a <= 0 (the limit at 0 for b > 0)
             if isinstance(a, Tensor):
-                gb = g * y * where(a.data > 0, a, 1.0).log()
+                gb = g * y * where(a.array > 0, a, 1.0).log()
             else:
                 gb = g * y * (math.log(a) if a > 0 else 0.0)
         return ga, gb
@@ -228,7 +228,7 @@ def where(cond, a=None, b=None):
         from .index import nonzero
         return nonzero(as_tensor_args(cond)[0], as_tuple=True)
     cond = as_tensor_args(cond)[0]
-    cond = cond.data if isinstance(cond, Tensor) else cond
+    cond = cond.array if isinstance(cond, Tensor) else cond
     return Where.apply(cond, *promoted_args(a, b))
 
 
@@ -243,7 +243,7 @@ class Cast(Function):
 @tensor_method("astype")
 def cast(x, dtype):
     dtype = np.dtype(dtype)
-    if x.data.dtype == dtype:
+    if x.array.dtype == dtype:
         return x
     return Cast.apply(x, dtype=dtype)
 
@@ -278,9 +278,9 @@ class _Stepwise(Function):
 
 def _stepwise(name, numpy_name=None):
     def op(x):
-        fn = getattr(array_module(x.data), numpy_name or name)
-        if x.data.dtype.kind not in "fc":
-            return Tensor._wrap(fn(x.data), False)
+        fn = getattr(array_module(x.array), numpy_name or name)
+        if x.array.dtype.kind not in "fc":
+            return Tensor._wrap(fn(x.array), False)
         return _Stepwise.apply(x, fn=fn)
     op.__name__ = op.__qualname__ = name
     op.__doc__ = "Element-wise %s; its gradient is zero." % name

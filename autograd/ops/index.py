@@ -26,7 +26,7 @@ topk_result = collections.namedtuple("topk", ["values", "indices"])
 def _index_data(name, x, dim, index):
     """The index array, checked against ``x`` as PyTorch does: an integer tensor of
     the same rank, no larger than ``x`` off ``dim``, its values in range on ``dim``."""
-    idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+    idx = index.array if isinstance(index, Tensor) else np.asarray(index)
     if idx.dtype.kind not in "iu":
         raise TypeError("%s: index must be an integer tensor, got %s" % (name, idx.dtype))
     if idx.ndim != x.ndim:
@@ -136,15 +136,15 @@ def _as_source(x, src, idx):
             raise ValueError("scatter: src of shape %s is smaller than the index's %s"
                              % (tuple(src.shape), tuple(idx.shape)))
         return src
-    xp = array_module(x.data)
-    return Tensor._wrap(xp.full(idx.shape, src, dtype=x.data.dtype), False)
+    xp = array_module(x.array)
+    return Tensor._wrap(xp.full(idx.shape, src, dtype=x.array.dtype), False)
 
 
 @tensor_method("index_select")
 @accepts_dim
 def index_select(x, axis, index):
     """The slices of ``x`` at ``index`` (a 1-D integer tensor) along ``axis``."""
-    idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+    idx = index.array if isinstance(index, Tensor) else np.asarray(index)
     if idx.ndim > 1 or idx.dtype.kind not in "iu":
         raise TypeError("index_select: index must be a 1-D integer tensor, got %s of shape %s"
                         % (idx.dtype, tuple(idx.shape)))
@@ -154,7 +154,7 @@ def index_select(x, axis, index):
 @tensor_method("masked_fill")
 def masked_fill(x, mask, value):
     """``x`` with ``value`` where the boolean ``mask`` (broadcast to ``x``) holds."""
-    m = mask.data if isinstance(mask, Tensor) else mask
+    m = mask.array if isinstance(mask, Tensor) else mask
     if getattr(m, "dtype", None) is None or m.dtype != np.bool_:
         raise TypeError("masked_fill: mask must be a bool tensor, got %s"
                         % getattr(m, "dtype", type(m).__name__))
@@ -164,14 +164,14 @@ def masked_fill(x, mask, value):
                              % (tuple(value.shape),))
         value = value.astype(x.dtype)
     else:
-        value = Tensor._wrap(array_module(x.data).asarray(value, dtype=x.data.dtype), False)
-    xp = array_module(x.data)
+        value = Tensor._wrap(array_module(x.array).asarray(value, dtype=x.array.dtype), False)
+    xp = array_module(x.array)
     return where(xp.broadcast_to(m, x.shape), value, x)
 
 
 def _order(x, dim, descending, stable=True):
-    xp = array_module(x.data)
-    data = x.data
+    xp = array_module(x.array)
+    data = x.array
     if descending:
         data = ~data if data.dtype == np.bool_ else -data
     return Tensor._wrap(xp.argsort(data, axis=dim, kind="stable" if stable else None), False)
@@ -189,7 +189,7 @@ def argsort(x, axis=-1, descending=False, stable=False):
 def sort(x, axis=-1, descending=False, stable=False):
     """``(values, indices)`` sorted along ``axis``; the values are differentiable."""
     if x.ndim == 0:
-        return sort_result(x, Tensor._wrap(array_module(x.data).zeros((), np.int64), False))
+        return sort_result(x, Tensor._wrap(array_module(x.array).zeros((), np.int64), False))
     indices = _order(x, axis, descending)
     return sort_result(gather(x, axis, indices), indices)
 
@@ -201,7 +201,7 @@ def topk(x, k, axis=-1, largest=True, sorted=True):  # noqa: A002
     n = x.shape[axis] if x.ndim else 1
     if not isinstance(k, numbers.Integral) or not 0 <= k <= n:
         raise ValueError("topk: k=%r out of range for dim %d of shape %s" % (k, axis, tuple(x.shape)))
-    order = _order(x, axis, descending=largest).data
+    order = _order(x, axis, descending=largest).array
     indices = Tensor._wrap(order[(slice(None),) * (axis % x.ndim) + (slice(0, k),)], False)
     return topk_result(gather(x, axis, indices), indices)
 
@@ -210,8 +210,8 @@ def topk(x, k, axis=-1, largest=True, sorted=True):  # noqa: A002
 def nonzero(x, as_tuple=False):
     """Indices of the non-zero elements: an (n, ndim) int64 tensor, or with
     ``as_tuple=True`` one index tensor per dimension."""
-    xp = array_module(x.data)
-    found = xp.nonzero(x.data)
+    xp = array_module(x.array)
+    found = xp.nonzero(x.array)
     if as_tuple:
         return tuple(Tensor._wrap(i.astype(np.int64), False) for i in found)
     return Tensor._wrap(xp.stack(found, axis=1).astype(np.int64), False)

@@ -41,7 +41,7 @@ def _records(t, other, name):
 def _old_value(t):
     """``t`` before the change, as an operand: a copy of its memory, which is about
     to be rewritten (an op may have saved it), with ``t``'s history."""
-    old = Tensor._wrap(t.data.copy(), t.requires_grad)
+    old = Tensor._wrap(t.array.copy(), t.requires_grad)
     old._node, old._output_nr = t._node, t._output_nr
     return old
 
@@ -49,7 +49,7 @@ def _old_value(t):
 def _take(t, result):
     """Become ``result`` in place: its value written into ``t``'s memory, its node
     (the op just recorded) as ``t``'s history."""
-    t.data[...] = result.data
+    t.array[...] = result.array
     t._node, t._output_nr = result._node, result._output_nr
     t.requires_grad = True
     t._set_data()
@@ -66,9 +66,9 @@ def _inplace(t, other, name):
             raise ValueError("in-place %s: the result's shape %s is not the tensor's %s"
                              % (name, tuple(result.shape), tuple(t.shape)))
         return _take(t, result.astype(t.dtype))
-    operand = other.data if isinstance(other, Tensor) else other
+    operand = other.array if isinstance(other, Tensor) else other
     try:
-        array_op(t.data, operand, out=t.data, casting="same_kind")
+        array_op(t.array, operand, out=t.array, casting="same_kind")
     except (ValueError, TypeError) as exc:
         raise ValueError("in-place %s on a tensor of shape %s %s with an operand of shape "
                          "%s: %s" % (name, tuple(t.shape), t.dtype,
@@ -90,7 +90,7 @@ def assign(t, index, value):
     if _records(t, value, "item assignment"):
         _take(t, setitem(_old_value(t), index, value))
         return
-    t.data[_index_arg(index)] = value.data if isinstance(value, Tensor) else value
+    t.array[_index_arg(index)] = value.array if isinstance(value, Tensor) else value
     t._set_data()
 
 

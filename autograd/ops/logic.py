@@ -12,7 +12,7 @@ NOT_DIFFERENTIABLE = list(__all__)
 
 
 def _data(v):
-    return v.data if isinstance(v, Tensor) else v
+    return v.array if isinstance(v, Tensor) else v
 
 
 def _binary(name, ufunc):
@@ -36,7 +36,7 @@ logical_xor = _binary("logical_xor", np.logical_xor)
 
 def _unary(name):
     def op(x):
-        return Tensor._wrap(getattr(array_module(x.data), name)(x.data), False)
+        return Tensor._wrap(getattr(array_module(x.array), name)(x.array), False)
     op.__name__ = op.__qualname__ = name
     return tensor_method(name)(op)
 
@@ -58,7 +58,7 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
 @tensor_method("allclose")
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     """True if every ``|a - b| <= atol + rtol * |b|`` (a Python bool)."""
-    return bool(isclose(a, b, rtol, atol, equal_nan).data.all())
+    return bool(isclose(a, b, rtol, atol, equal_nan).array.all())
 
 
 @tensor_method("equal")
@@ -84,8 +84,8 @@ def unique(x, sorted=True, return_inverse=False, return_counts=False, dim=None):
     """The distinct values (sorted), optionally with the inverse map and counts."""
     if dim is not None:
         raise NotImplementedError("unique(dim=...) is not supported; flatten first")
-    xp = array_module(x.data)
-    values, inverse, counts = xp.unique(x.data, return_inverse=True, return_counts=True)
+    xp = array_module(x.array)
+    values, inverse, counts = xp.unique(x.array, return_inverse=True, return_counts=True)
     out = [Tensor._wrap(values, False)]
     if return_inverse:
         out.append(Tensor._wrap(inverse.reshape(x.shape).astype(np.int64), False))
@@ -97,19 +97,19 @@ def unique(x, sorted=True, return_inverse=False, return_counts=False, dim=None):
 @tensor_method("count_nonzero")
 @accepts_dim
 def count_nonzero(x, axis=None):
-    xp = array_module(x.data)
-    return Tensor._wrap(xp.asarray(xp.count_nonzero(x.data, axis=axis), dtype=np.int64), False)
+    xp = array_module(x.array)
+    return Tensor._wrap(xp.asarray(xp.count_nonzero(x.array, axis=axis), dtype=np.int64), False)
 
 
 @tensor_method("bincount")
 def bincount(x, weights=None, minlength=0):
-    xp = array_module(x.data)
-    out = xp.bincount(x.data, weights=None if weights is None else _data(weights),
+    xp = array_module(x.array)
+    out = xp.bincount(x.array, weights=None if weights is None else _data(weights),
                       minlength=minlength)
     return Tensor._wrap(out if weights is not None else out.astype(np.int64), False)
 
 
 Tensor.any = accepts_dim(lambda self, axis=None, keepdims=False:
-                         Tensor._wrap(self.data.any(axis=axis, keepdims=keepdims), False))
+                         Tensor._wrap(self.array.any(axis=axis, keepdims=keepdims), False))
 Tensor.all = accepts_dim(lambda self, axis=None, keepdims=False:
-                         Tensor._wrap(self.data.all(axis=axis, keepdims=keepdims), False))
+                         Tensor._wrap(self.array.all(axis=axis, keepdims=keepdims), False))

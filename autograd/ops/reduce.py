@@ -123,7 +123,7 @@ def min(x, dim=None, keepdim=False, *, axis=None, keepdims=False):  # noqa: A001
 
 
 def _extreme(x, dim, keepdim, axis, keepdims, op, elementwise, arg, result):
-    x = as_tensor_args(x)[0]        # an array too: torch.max(outputs.data, 1)
+    x = as_tensor_args(x)[0]        # an array too
     if isinstance(dim, Tensor):
         return elementwise(x, dim)
     if dim is None:
@@ -190,7 +190,7 @@ class _SafeSqrt(Function):
 
     def backward(self, g):
         y, = self.saved_tensors
-        zero = y.data == 0
+        zero = y.array == 0
         return where(zero, 0.0, g / (2 * where(zero, 1.0, y)))
 
 
@@ -238,8 +238,8 @@ def argmin(x, axis=None, keepdims=False):
 
 
 def _arg(x, which, axis, keepdims):
-    xp = array_module(x.data)
-    out = getattr(xp, which)(x.data, axis=axis, keepdims=keepdims)
+    xp = array_module(x.array)
+    out = getattr(xp, which)(x.array, axis=axis, keepdims=keepdims)
     return Tensor._wrap(xp.asarray(out), False)
 
 
@@ -276,7 +276,7 @@ class _ProdOfOthers(Function):
         # d/dx_j of prod_{k != i} x_k is prod_{k != i, j} x_k: with no zeros that is
         # others_i / x_j, so the vjp is (sum_i g_i others_i - g_j others_j) / x_j
         x, = self.saved_tensors
-        if bool((x.data == 0).any()):
+        if bool((x.array == 0).any()):
             raise RuntimeError("prod: a third derivative through a product with zero factors "
                                "is not implemented")
         others = _ProdOfOthers.apply(x, axes=self.axes)
@@ -324,7 +324,7 @@ def norm(x, p="fro", axis=None, keepdims=False):
     if p == float("-inf"):
         return amin(a, axis=axis, keepdims=keepdims)
     if p == 0:
-        return Tensor._wrap((x.data != 0).sum(axis=axis, keepdims=keepdims).astype(x.data.dtype),
+        return Tensor._wrap((x.array != 0).sum(axis=axis, keepdims=keepdims).astype(x.array.dtype),
                             False)
     if p == 1:
         return a.sum(axis=axis, keepdims=keepdims)

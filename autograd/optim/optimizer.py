@@ -75,7 +75,7 @@ class Optimizer:
                     p.grad = None
                 else:
                     p.grad = p.grad.detach()
-                    p.grad.data[...] = 0
+                    p.grad.array[...] = 0
 
     def _params_with_grad(self):
         for g in self.param_groups:
@@ -93,10 +93,10 @@ class Optimizer:
     def _state(self, p, *names):
         st = self.state.get(id(p))
         if st is None:
-            xp = array_module(p.data)
+            xp = array_module(p.array)
             st = {"step": 0}
             for n in names:
-                st[n] = xp.zeros(p.data.shape, dtype=p.dtype)
+                st[n] = xp.zeros(p.array.shape, dtype=p.dtype)
             self.state[id(p)] = st
         return st
 
@@ -113,9 +113,9 @@ class Optimizer:
         for g, p in updates:
             # the fused kernels run over flat contiguous arrays; a strided parameter
             # (set from a transposed array, say) is updated on a copy written back
-            data = p.data
+            data = p.array
             flat = _flat(_contiguous(data))
-            self._update(g, p, flat, _flat(_contiguous(p.grad.data)))
+            self._update(g, p, flat, _flat(_contiguous(p.grad.array)))
             if not data.flags.c_contiguous:
                 data[...] = flat.reshape(data.shape)
             p._set_data()

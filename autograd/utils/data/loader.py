@@ -216,7 +216,7 @@ class DataLoader:
             if tensors is not None:
                 idx = np.asarray(indices, dtype=np.int64)
                 idx = idx if mapping is None else mapping[idx]
-                yield tuple(Tensor._wrap(t.data[idx], False) for t in tensors)
+                yield tuple(Tensor._wrap(t.array[idx], False) for t in tensors)
             else:
                 yield collate([self.dataset[i] for i in indices])
 
