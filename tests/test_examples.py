@@ -33,3 +33,4 @@ def test_train_digits_torch_style(tmp_path):
     accuracy = _load("train_digits_torch_style").main(
         ["--epochs", "3", "--out", str(tmp_path), "--device", "cpu"])
     assert accuracy > 0.85
+    assert (tmp_path / "digits_torch_style.pt").exists()
