@@ -21,7 +21,7 @@ def test_import_autograd_gives_the_torch_namespaces():
             "print(torch.nn.Linear, torch.nn.functional.relu, torch.nn.init.zeros_, "
             "torch.nn.utils.clip_grad_norm_, torch.nn.parallel.DataParallel, torch.optim.SGD, "
             "torch.optim.lr_scheduler.StepLR, torch.utils.data.DataLoader, torch.autograd.grad, "
-            "torch.cuda.is_available)\n")
+            "torch.cuda.is_available, torch.cuda.manual_seed_all)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
