@@ -33,13 +33,13 @@ def _fit(grad, meta, node, i):
     if not isinstance(grad, Tensor):
         grad = Tensor._wrap(array_module(grad).asarray(grad), False)
     shape, dtype = meta
-    if grad.shape != shape:
+    if grad.array.shape != shape:
         try:
             grad = sum_to_shape(grad, shape)
         except ValueError:
             raise RuntimeError("%r returned a gradient of shape %s for its input %d of shape %s"
                                % (node, tuple(grad.shape), i, tuple(shape))) from None
-    if grad.dtype != dtype:
+    if grad.array.dtype != dtype:
         grad = grad.astype(dtype)
     return grad
 

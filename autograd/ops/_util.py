@@ -18,7 +18,7 @@ def result_dtype(args, true_divide=False):
     dims, zero_dims, numbers_ = [], [], []
     for a in args:
         if isinstance(a, Tensor):
-            (dims if a.ndim else zero_dims).append(a.dtype)
+            (dims if a.ndim else zero_dims).append(a.array.dtype)
         elif isinstance(a, bool):
             numbers_.append(np.dtype(bool))
         elif isinstance(a, numbers.Integral):
@@ -41,15 +41,15 @@ def promoted_args(*args, true_divide=False):
     """``as_tensor_args``, then every tensor cast (differentiably) to the promoted dtype."""
     from .elementwise import cast
     args = as_tensor_args(*args)
-    dtypes = {a.dtype for a in args if isinstance(a, Tensor)}
+    dtypes = {a.array.dtype for a in args if isinstance(a, Tensor)}
     if len(dtypes) == 1 and next(iter(dtypes)).kind == "f":   # the common case: nothing to do
         return args
     dtype = result_dtype(args, true_divide)
     # Beside a tensor that already has ``dtype``, one NumPy promotes to it by itself
     # needs no cast (a bool mask times a float32 gradient: no float32 copy of the mask)
-    anchored = any(isinstance(a, Tensor) and a.dtype == dtype for a in args)
-    return [a if not isinstance(a, Tensor) or a.dtype == dtype
-            or (anchored and np.result_type(dtype, a.dtype) == dtype) else cast(a, dtype)
+    anchored = any(isinstance(a, Tensor) and a.array.dtype == dtype for a in args)
+    return [a if not isinstance(a, Tensor) or a.array.dtype == dtype
+            or (anchored and np.result_type(dtype, a.array.dtype) == dtype) else cast(a, dtype)
             for a in args]
 
 
