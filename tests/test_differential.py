@@ -64,6 +64,16 @@ UNARY = {
     "square_root_pow": (lambda a: a ** 0.5, np.sqrt, lambda a: a ** 0.5, "pos"),
     "getitem_slice": (lambda a: a[..., ::2], lambda a: a[..., ::2], lambda a: a[..., ::2]),
     "flatten": (lambda a: a.reshape(-1), lambda a: a.reshape(-1), lambda a: a.reshape(-1)),
+    "square": (ag.square, np.square, torch and torch.square),
+    "reciprocal": (ag.reciprocal, np.reciprocal, torch and torch.reciprocal, "pos"),
+    "rsqrt": (ag.rsqrt, lambda a: 1 / np.sqrt(a), torch and torch.rsqrt, "pos"),
+    "log1p": (ag.log1p, np.log1p, torch and torch.log1p, "pos"),
+    "silu": (ag.silu, lambda a: a * _sigmoid(a), torch and torch.nn.functional.silu),
+    "floor": (ag.floor, np.floor, torch and torch.floor),
+    "sign": (ag.sign, np.sign, torch and torch.sign),
+    "flip": (lambda a: a.flip(-1) if a.ndim else a, lambda a: a[..., ::-1] if a.ndim else a,
+             torch and (lambda a: a.flip(-1) if a.ndim else a)),
+    "clone": (ag.clone, np.copy, torch and torch.clone),
 }
 BINARY = {
     "add": (lambda a, b: a + b, np.add, lambda a, b: a + b),
@@ -93,6 +103,16 @@ REDUCE = {
                   lambda a, ax, k: np.log(np.exp(a).sum(axis=ax, keepdims=k)),
                   lambda a, ax, k: torch.logsumexp(a, dim=ax if ax is not None else tuple(range(a.ndim)),
                                                    keepdim=k)),
+    "prod": (lambda a, ax, k: a.prod(dim=ax, keepdim=k), lambda a, ax, k: a.prod(axis=ax, keepdims=k),
+             lambda a, ax, k: a.prod(dim=ax, keepdim=k) if ax is not None else a.prod()),
+    "amax": (lambda a, ax, k: ag.amax(a, dim=ax, keepdim=k), lambda a, ax, k: a.max(axis=ax, keepdims=k),
+             lambda a, ax, k: torch.amax(a, dim=ax if ax is not None else (), keepdim=k)),
+    "norm": (lambda a, ax, k: a.norm(dim=ax, keepdim=k),
+             lambda a, ax, k: np.sqrt((a * a).sum(axis=ax, keepdims=k)),
+             lambda a, ax, k: torch.linalg.vector_norm(a, dim=ax, keepdim=k)),
+    "cumsum": (lambda a, ax, k: a.cumsum(dim=ax if ax is not None else 0) if a.ndim else a * 1,
+               lambda a, ax, k: np.cumsum(a, axis=ax if ax is not None else 0) if a.ndim else a,
+               lambda a, ax, k: a.cumsum(dim=ax if ax is not None else 0) if a.ndim else a * 1),
     "softmax": (lambda a, ax, k: ag.softmax(a, axis=ax), lambda a, ax, k: _softmax(a, ax),
                 lambda a, ax, k: torch.softmax(a, dim=ax)),
     "log_softmax": (lambda a, ax, k: ag.log_softmax(a, axis=ax), lambda a, ax, k: np.log(_softmax(a, ax)),
@@ -211,7 +231,7 @@ def _draw(kind, name, i):
     if kind == "reduce":
         fn, ref, tfn = REDUCE[name]
         needs_axis = name in ("softmax", "log_softmax")
-        shape = _shape(rng, 1 if needs_axis else 0, allow_empty=name == "sum")
+        shape = _shape(rng, 1 if needs_axis else 0, allow_empty=name in ("sum", "prod", "cumsum"))
         if len(shape) == 0 or (not needs_axis and rng.random() < 0.3):
             axis = None
         else:

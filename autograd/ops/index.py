@@ -43,10 +43,14 @@ def _index_data(name, x, dim, index):
 
 
 def _positions(idx, dim):
-    """The full index tuple that ``idx`` along ``dim`` stands for."""
+    """The full index tuple that ``idx`` along ``dim`` stands for: ``idx`` itself on
+    ``dim``, an open grid (``arange`` along its own axis) on every other."""
     xp = array_module(idx)
-    grid = list(xp.indices(idx.shape, sparse=True))
-    grid[dim] = idx
+    grid = []
+    for d, n in enumerate(idx.shape):
+        shape = [1] * idx.ndim
+        shape[d] = n
+        grid.append(idx if d == dim else xp.arange(n).reshape(shape))
     return tuple(grid)
 
 

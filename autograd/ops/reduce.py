@@ -265,12 +265,15 @@ class _ProdOfOthers(Function):
         # gather the reduced axes at the end, flattened, to take running products
         rest = [i for i in range(x.ndim) if i not in axes]
         moved = xp.transpose(x, rest + list(axes))
-        flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
+        count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+        if count == 0 or x.size == 0:
+            return xp.zeros(x.shape, dtype=x.dtype)
+        flat = moved.reshape(moved.shape[:len(rest)] + (count,))     # (-1 fails on 0 elements)
         ones = xp.ones(flat.shape[:-1] + (1,), dtype=x.dtype)
         before = xp.concatenate([ones, xp.cumprod(flat, axis=-1)[..., :-1]], axis=-1)
         after = xp.concatenate([xp.cumprod(flat[..., ::-1], axis=-1)[..., -2::-1], ones], axis=-1)
         out = (before * after).reshape(moved.shape)
-        return xp.transpose(out, np.argsort(rest + list(axes)))
+        return xp.transpose(out, tuple(int(i) for i in np.argsort(rest + list(axes))))
 
     def backward(self, g):
         # d/dx_j of prod_{k != i} x_k is prod_{k != i, j} x_k: with no zeros that is

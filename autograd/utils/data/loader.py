@@ -10,6 +10,7 @@ import numbers
 
 import numpy as np
 
+from ...backend import array_module
 from ...creation import as_numpy_rng
 from ...ops import stack
 from ...tensor import Tensor
@@ -216,7 +217,8 @@ class DataLoader:
             if tensors is not None:
                 idx = np.asarray(indices, dtype=np.int64)
                 idx = idx if mapping is None else mapping[idx]
-                yield tuple(Tensor._wrap(t.array[idx], False) for t in tensors)
+                yield tuple(Tensor._wrap(t.array[array_module(t.array).asarray(idx)], False)
+                            for t in tensors)
             else:
                 yield collate([self.dataset[i] for i in indices])
 
