@@ -27,15 +27,15 @@ def load_digits():
 
 def build_model():
     return keras.Sequential([
-        keras.Conv2D(32, 3, padding="same", activation="relu", input_shape=(8, 8, 1)),
-        keras.Conv2D(32, 3, padding="same", activation="relu"),
-        keras.MaxPooling2D(2),
-        keras.Conv2D(64, 3, padding="same", activation="relu"),
-        keras.MaxPooling2D(2),
-        keras.Flatten(),
-        keras.Dense(128, activation="relu"),
-        keras.Dropout(0.3),
-        keras.Dense(10, activation="softmax"),
+        keras.layers.Conv2D(32, 3, padding="same", activation="relu", input_shape=(8, 8, 1)),
+        keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Flatten(),
+        keras.layers.Dense(128, activation="relu"),
+        keras.layers.Dropout(0.3),
+        keras.layers.Dense(10, activation="softmax"),
     ])
 
 
@@ -66,17 +66,17 @@ def main(argv=None):
     history = model.fit(
         x_train, y_train, batch_size=args.batch_size, epochs=args.epochs, verbose=args.verbose,
         validation_split=0.1, augment=RandomShift(1, layout="NHWC"),
-        callbacks=[keras.LearningRateScheduler(   # cosine decay from 2e-3 over the run
+        callbacks=[keras.callbacks.LearningRateScheduler(   # cosine decay from 2e-3 over the run
                        lambda epoch, lr: 1e-3 * (1 + math.cos(math.pi * epoch / args.epochs))),
-                   keras.EarlyStopping(monitor="val_loss", patience=8, restore_best_weights=True),
-                   keras.ModelCheckpoint(checkpoint, monitor="val_accuracy", save_best_only=True)])
+                   keras.callbacks.EarlyStopping(monitor="val_loss", patience=8, restore_best_weights=True),
+                   keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_accuracy", save_best_only=True)])
     seconds = time.perf_counter() - t0
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
     print("test accuracy %.4f (loss %.4f) after %d epochs in %.1fs"
           % (accuracy, loss, len(history.epoch), seconds))
     model.save_weights(checkpoint)
     try:
-        png = keras.plot_history(history, os.path.join(args.out, "digits_history.png"),
+        png = keras.utils.plot_history(history, os.path.join(args.out, "digits_history.png"),
                                  title="digits CNN")
         print("saved %s and %s" % (checkpoint, png))
     except ImportError:

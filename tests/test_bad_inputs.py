@@ -17,15 +17,15 @@ LAYERS = {   # name -> (make, good input shape)
     "BatchNorm1d": (lambda: nn.BatchNorm1d(4), (3, 4)),
     "BatchNorm2d": (lambda: nn.BatchNorm2d(3), (2, 3, 4, 4)),
     "Dropout": (lambda: nn.Dropout(0.5), (2, 4)),
-    "keras.Dense": (lambda: _built(keras.Dense(3), (4,)), (2, 4)),
-    "keras.Conv2D": (lambda: _built(keras.Conv2D(2, 3), (5, 5, 3)), (2, 5, 5, 3)),
-    "keras.BatchNormalization": (lambda: _built(keras.BatchNormalization(), (4,)), (3, 4)),
+    "keras.layers.Dense": (lambda: _built(keras.layers.Dense(3), (4,)), (2, 4)),
+    "keras.layers.Conv2D": (lambda: _built(keras.layers.Conv2D(2, 3), (5, 5, 3)), (2, 5, 5, 3)),
+    "keras.layers.BatchNormalization": (lambda: _built(keras.layers.BatchNormalization(), (4,)), (3, 4)),
 }
 # layers whose input must have a fixed rank / a fixed channel count
 RANKED = {"Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d",
-          "keras.Conv2D"}
-CHANNELED = {"Linear", "Conv2d", "BatchNorm1d", "BatchNorm2d", "keras.Dense", "keras.Conv2D",
-             "keras.BatchNormalization"}
+          "keras.layers.Conv2D"}
+CHANNELED = {"Linear", "Conv2d", "BatchNorm1d", "BatchNorm2d", "keras.layers.Dense", "keras.layers.Conv2D",
+             "keras.layers.BatchNormalization"}
 PARAMETRIZED = CHANNELED
 
 
@@ -44,8 +44,8 @@ def _bad_inputs(name, shape):
         cases["one axis more"] = np.zeros((1,) + shape, np.float32)
         cases["one axis less"] = np.zeros(shape[1:], np.float32)
     if name in CHANNELED:
-        channel = -1 if name in ("Linear", "keras.Dense", "keras.Conv2D",
-                                 "keras.BatchNormalization") else 1
+        channel = -1 if name in ("Linear", "keras.layers.Dense", "keras.layers.Conv2D",
+                                 "keras.layers.BatchNormalization") else 1
         wrong = list(shape)
         wrong[channel] += 1
         cases["wrong channels"] = np.zeros(wrong, np.float32)

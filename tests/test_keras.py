@@ -6,8 +6,9 @@ import pytest
 
 import autograd as ag
 from autograd import keras
-from autograd.keras import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense,
-                            Dropout, Flatten, MaxPooling2D, Sequential)
+from autograd.keras import Sequential
+from autograd.keras.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense,
+                                   Dropout, Flatten, MaxPooling2D)
 
 
 def _rows(model):
@@ -99,7 +100,7 @@ def test_validation_split_takes_the_last_fraction_before_shuffling():
     y = np.arange(10, dtype=np.float32)[:, None]
     seen = []
 
-    class Spy(keras.Callback):
+    class Spy(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
             pass
 
@@ -138,7 +139,7 @@ def test_early_stopping_restores_the_best_weights():
               loss="sparse_categorical_crossentropy")
     # validation labels that disagree with training: the more it learns, the worse val_loss
     vy = (y + 1) % 3
-    stop = keras.EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True)
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True)
     h = m.fit(x, y, epochs=30, validation_data=(x, vy), verbose=0, callbacks=[stop])
     assert len(h.history["loss"]) < 30 and stop.stopped_epoch is not None
     assert m.evaluate(x, vy, verbose=0) == pytest.approx(min(h.history["val_loss"]), rel=1e-5)
@@ -150,13 +151,13 @@ def test_checkpoint_and_scheduler_callbacks(tmp_path):
     m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     path = str(tmp_path / "w-{epoch:02d}.npz")
     lrs = []
-    sched = keras.LearningRateScheduler(lambda epoch, lr: 0.1 / (epoch + 1))
+    sched = keras.callbacks.LearningRateScheduler(lambda epoch, lr: 0.1 / (epoch + 1))
 
-    class Record(keras.Callback):
+    class Record(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            lrs.append(self.model.optimizer.param_groups[0]["lr"])
+            lrs.append(self.model.optimizer.learning_rate)
     m.fit(x, y, epochs=3, verbose=0, validation_split=0.25,
-          callbacks=[sched, Record(), keras.ModelCheckpoint(path, monitor="val_loss")])
+          callbacks=[sched, Record(), keras.callbacks.ModelCheckpoint(path, monitor="val_loss")])
     assert lrs == pytest.approx([0.1, 0.05, 0.1 / 3])
     assert sorted(os.listdir(tmp_path)) == ["w-01.npz", "w-02.npz", "w-03.npz"]
 
@@ -232,8 +233,8 @@ def test_augmentation_in_fit_and_verbose_modes(capsys):
 
 def test_plot_history(tmp_path):
     pytest.importorskip("matplotlib")
-    h = keras.History()
+    h = keras.callbacks.History()
     for e, logs in enumerate([{"loss": 1.0, "val_loss": 1.2}, {"loss": 0.5, "val_loss": 0.7}]):
         h.on_epoch_end(e, logs)
-    path = keras.plot_history(h, str(tmp_path / "h.png"))
+    path = keras.utils.plot_history(h, str(tmp_path / "h.png"))
     assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"

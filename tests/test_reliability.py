@@ -237,7 +237,7 @@ def test_load_checkpoint_with_a_bad_entry_changes_nothing(tmp_path):
 
 
 def test_keras_set_weights_with_a_bad_entry_changes_nothing():
-    m = keras.Sequential([keras.Dense(4, input_shape=(2,)), keras.Dense(1)])
+    m = keras.Sequential([keras.layers.Dense(4, input_shape=(2,)), keras.layers.Dense(1)])
     before = m.get_weights()
     bad = [w + 1 for w in before[:-1]] + [np.array(["z"])]
     with pytest.raises(ValueError, match="nothing changed"):
@@ -330,8 +330,8 @@ def test_a_gradient_of_another_dtype_is_refused_before_any_update():
 
 def _bn_model(classes=3):
     ag.manual_seed(0)
-    m = keras.Sequential([keras.Dense(8, input_shape=(4,)), keras.BatchNormalization(),
-                          keras.Dense(classes, activation="softmax")])
+    m = keras.Sequential([keras.layers.Dense(8, input_shape=(4,)), keras.layers.BatchNormalization(),
+                          keras.layers.Dense(classes, activation="softmax")])
     m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return m
 

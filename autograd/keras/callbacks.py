@@ -1,0 +1,138 @@
+"""Callbacks with Keras' hooks: EarlyStopping, ModelCheckpoint, LearningRateScheduler,
+and the History that fit() returns."""
+import inspect
+import math
+
+
+class Callback:
+    model = None
+
+    def set_model(self, model):
+        self.model = model
+
+    def on_train_begin(self, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
+
+    def on_epoch_begin(self, epoch, logs=None):
+        pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+
+def _monitor_mode(monitor, mode):
+    if mode == "auto":
+        mode = "max" if ("acc" in monitor or monitor.startswith("fmeasure")) else "min"
+    if mode not in ("min", "max"):
+        raise ValueError("mode must be 'auto', 'min' or 'max', got %r" % (mode,))
+    return mode
+
+
+class EarlyStopping(Callback):
+    def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, mode="auto",
+                 restore_best_weights=False, verbose=0):
+        self.monitor, self.min_delta, self.patience = monitor, abs(min_delta), patience
+        self.mode = _monitor_mode(monitor, mode)
+        self.restore_best_weights, self.verbose = restore_best_weights, verbose
+
+    def on_train_begin(self, logs=None):
+        self.wait, self.stopped_epoch, self.best_epoch = 0, None, None
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_weights = None
+
+    def _improved(self, value):
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            raise KeyError("EarlyStopping monitors %r, but the logs have only %s"
+                           % (self.monitor, sorted(logs or {})))
+        if self._improved(value):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+            if self.restore_best_weights and self.best_weights is not None:
+                self.model.set_weights(self.best_weights)
+            if self.verbose:
+                print("Epoch %d: early stopping (best %s %.4f at epoch %d)"
+                      % (epoch + 1, self.monitor, self.best, self.best_epoch + 1))
+
+
+class ModelCheckpoint(Callback):
+    """Save the weights after each epoch (or only when ``monitor`` improved).
+    ``filepath`` may hold ``{epoch}`` and log keys, e.g. 'ckpt-{epoch:02d}-{val_loss:.3f}.npz'."""
+
+    def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto", verbose=0):
+        self.filepath, self.monitor, self.save_best_only = filepath, monitor, save_best_only
+        self.mode, self.verbose = _monitor_mode(monitor, mode), verbose
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.save_best_only:
+            value = logs.get(self.monitor)
+            if value is None:
+                raise KeyError("ModelCheckpoint monitors %r, but the logs have only %s"
+                               % (self.monitor, sorted(logs)))
+            better = value < self.best if self.mode == "min" else value > self.best
+            if not better:
+                return
+            self.best = value
+        path = self.filepath.format(epoch=epoch + 1, **logs)
+        self.model.save_weights(path)
+        if self.verbose:
+            print("Epoch %d: saved weights to %s" % (epoch + 1, path))
+
+
+class LearningRateScheduler(Callback):
+    """Set the learning rate from ``schedule(epoch, lr)`` at the start of each epoch."""
+
+    def __init__(self, schedule, verbose=0):
+        self.schedule, self.verbose = schedule, verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        opt = self.model.optimizer
+        try:        # schedule(epoch, lr) or, as Keras also allows, schedule(epoch)
+            takes_lr = len(inspect.signature(self.schedule).parameters) >= 2
+        except (TypeError, ValueError):
+            takes_lr = True
+        lr = float(self.schedule(epoch, _get_lr(opt)) if takes_lr else self.schedule(epoch))
+        _set_lr(opt, lr)
+        if self.verbose:
+            print("Epoch %d: learning rate %g" % (epoch + 1, lr))
+
+
+class History(Callback):
+    def __init__(self):
+        self.history = {}
+        self.epoch = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for k, v in (logs or {}).items():
+            self.history.setdefault(k, []).append(v)
+
+
+
+def _get_lr(opt):
+    """The learning rate of a Keras optimizer or of an ``autograd.optim`` one."""
+    return opt.learning_rate if hasattr(opt, "learning_rate") else opt.param_groups[0]["lr"]
+
+
+def _set_lr(opt, lr):
+    if hasattr(opt, "learning_rate"):
+        opt.learning_rate = lr
+    else:
+        for g in opt.param_groups:
+            g["lr"] = lr

@@ -1,0 +1,5 @@
+"""``keras.layers``: the layers, by Keras' names."""
+from .base import Dense, Layer  # noqa: F401
+from .conv import AveragePooling2D, Conv2D, MaxPooling2D  # noqa: F401
+from .core import (Activation, BatchNormalization, Dropout, Flatten,  # noqa: F401
+                   GlobalAveragePooling2D)

@@ -1,0 +1,139 @@
+"""The Keras layer: built from the first input shape it sees (batch axis excluded),
+Keras' names, weight order and parameter counts; and the kernel layers' shared
+initializer and regularizer handling. Dense lives here as the simplest of them."""
+from collections import defaultdict
+
+import numpy as np
+
+from ...nn import init
+from ...nn.module import Module, Parameter
+from .. import activations, regularizers
+
+_name_counts = defaultdict(int)
+
+
+def _unique_name(base):
+    n = _name_counts[base]
+    _name_counts[base] += 1
+    return base if n == 0 else "%s_%d" % (base, n)
+
+
+def _snake(name):
+    out = ""
+    for i, ch in enumerate(name):
+        if ch.isupper() and i and not name[i - 1].isupper() and not name[i - 1].isdigit():
+            out += "_"
+        out += ch.lower()
+    return out
+
+
+
+class Layer(Module):
+    """A Keras layer: built from the first input shape it sees (batch axis excluded)."""
+
+    def __init__(self, name=None, input_shape=None, activation=None, trainable=True):
+        super().__init__()
+        self.name = name or _unique_name(_snake(type(self).__name__))
+        self.input_shape_arg = tuple(input_shape) if input_shape is not None else None
+        self.activation_name = activation if not callable(activation) else activation.__name__
+        self.activation = activations.get(activation)
+        self.built = False
+        self.trainable = trainable
+        self.output_shape = None
+        self.regularizers = []
+
+    def build(self, input_shape):
+        pass
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def call(self, x):
+        raise NotImplementedError
+
+    def _ensure_built(self, input_shape):
+        if not self.built:
+            self.build(tuple(input_shape))
+            self.built = True
+            self.built_input_shape = tuple(input_shape)
+            if not self.trainable:
+                self.requires_grad_(False)
+            self.output_shape = self.compute_output_shape(tuple(input_shape))
+
+    def pre_activation(self, x):
+        self._ensure_built(x.shape[1:])
+        return self.call(x)
+
+    def forward(self, x):
+        y = self.pre_activation(x)
+        return self.activation(y) if self.activation is not None else y
+
+    def weights_in_order(self):
+        """The layer's weights in Keras' get_weights() order."""
+        return list(self._parameters.values()) + list(self._buffers.values())
+
+    def get_weights(self):
+        return [np.array(t.numpy()) for t in self.weights_in_order()]
+
+    def count_params(self):
+        return sum(t.numel() for t in self.weights_in_order())
+
+    def trainable_count(self):
+        return sum(p.numel() for p in self._parameters.values() if p.requires_grad)
+
+    def penalty(self):
+        total = 0.0
+        for reg, w in self.regularizers:
+            total = total + reg(w)
+        return total
+
+    def extra_repr(self):
+        return "name=%r" % self.name
+
+
+class _KernelLayer(Layer):
+    """A layer with a kernel and an optional bias, their initializers and regularizers."""
+
+    def __init__(self, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 **kwargs):
+        super().__init__(activation=activation, **kwargs)
+        self.use_bias = use_bias
+        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+
+    def _add_weights(self, kernel_shape, units):
+        self.kernel = Parameter(np.zeros(kernel_shape, np.float32))
+        init.get(self.kernel_initializer)(self.kernel)
+        if self.use_bias:
+            self.bias = Parameter(np.zeros(units, np.float32))
+            init.get(self.bias_initializer)(self.bias)
+        if self.kernel_regularizer:
+            self.regularizers.append((self.kernel_regularizer, self.kernel))
+        if self.use_bias and self.bias_regularizer:
+            self.regularizers.append((self.bias_regularizer, self.bias))
+
+
+class Dense(_KernelLayer):
+    """``activation(x @ kernel + bias)`` on the last axis (any number of leading axes)."""
+
+    def __init__(self, units, activation=None, **kwargs):
+        super().__init__(activation=activation, **kwargs)
+        if units <= 0:
+            raise ValueError("Dense: units must be positive, got %r" % (units,))
+        self.units = units
+
+    def build(self, input_shape):
+        self._add_weights((input_shape[-1], self.units), self.units)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def call(self, x):
+        if x.shape[-1] != self.kernel.shape[0]:
+            raise ValueError("%s expects inputs with last axis %d, got shape %s"
+                             % (self.name, self.kernel.shape[0], tuple(x.shape)))
+        y = x @ self.kernel
+        return y + self.bias if self.use_bias else y
+
