@@ -16,4 +16,5 @@ biases, 'same'/'valid' padding, Keras' layer names and parameter counts::
 """
 from . import activations, callbacks, layers, losses, metrics, models, optimizers  # noqa: F401
 from . import regularizers, utils  # noqa: F401
-from .models import Sequential  # noqa: F401
+from .graph import Input  # noqa: F401
+from .models import Model, Sequential  # noqa: F401

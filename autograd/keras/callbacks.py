@@ -5,22 +5,42 @@ import math
 
 
 class Callback:
+    """Keras' hooks, called in Keras' order: train begin; per epoch, epoch begin,
+    per batch train-batch begin/end (logs: the running means), then validation
+    (test begin, test batches, test end), epoch end (logs with 'val_' entries);
+    train end. evaluate() calls the test hooks, predict() the predict hooks."""
+
     model = None
+    params = None
 
     def set_model(self, model):
         self.model = model
 
-    def on_train_begin(self, logs=None):
-        pass
+    def set_params(self, params):
+        self.params = params
 
-    def on_train_end(self, logs=None):
-        pass
 
-    def on_epoch_begin(self, epoch, logs=None):
-        pass
+for _hook in ("on_train_begin", "on_train_end", "on_test_begin", "on_test_end",
+              "on_predict_begin", "on_predict_end"):
+    setattr(Callback, _hook, lambda self, logs=None: None)
+for _hook in ("on_epoch_begin", "on_epoch_end", "on_train_batch_begin", "on_train_batch_end",
+              "on_test_batch_begin", "on_test_batch_end", "on_predict_batch_begin",
+              "on_predict_batch_end"):
+    setattr(Callback, _hook, lambda self, index, logs=None: None)
 
-    def on_epoch_end(self, epoch, logs=None):
-        pass
+
+class CallbackList:
+    """The callbacks of one fit/evaluate/predict call, bound to the model."""
+
+    def __init__(self, callbacks, model, params):
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            cb.set_model(model)
+            cb.set_params(params)
+
+    def call(self, hook, *args):
+        for cb in self.callbacks:
+            getattr(cb, hook)(*args)
 
 
 def _monitor_mode(monitor, mode):
@@ -114,9 +134,15 @@ class LearningRateScheduler(Callback):
 
 
 class History(Callback):
+    """What fit() returns: ``history`` (per-epoch logs), ``epoch``, ``params``, ``model``."""
+
     def __init__(self):
         self.history = {}
         self.epoch = []
+
+    def on_train_begin(self, logs=None):
+        self.epoch = []
+        self.history = {}
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch.append(epoch)

@@ -1,288 +1,373 @@
-"""compile / fit / evaluate / predict: the training loop every Keras model shares."""
-import sys
-import time
-from collections import defaultdict
+"""compile / fit / evaluate / predict: the training loop every Keras model shares.
 
+A model provides ``layers``, ``_run(inputs, fuse)`` (its outputs, the output
+layers' pre-activations when ``fuse``), ``_output_layers()``, ``_input_shapes()``
+and ``_build_for(inputs)``. Inputs, targets and sample weights may be one array,
+a list (several inputs or outputs) or a dict by layer name. Everything is checked
+before the first step changes anything.
+"""
 import numpy as np
 
+from ..creation import generator
 from ..tape import no_grad
 from ..tensor import Tensor
+from . import losses as _losses
+from . import metrics as _metrics
 from . import optimizers
-from .callbacks import History
-from .losses import _loss_fn
-from .metrics import _metric_fn
+from .callbacks import CallbackList, History
+from .progress import Progress
 
 
 class Trainer:
-    """Mixed into a model that has ``layers``, ``forward``, ``_pre_activation``,
-    ``build`` and ``device``."""
-
-    # ---- compile / fit / evaluate / predict --------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
+    # ---- compile ---------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
+                weighted_metrics=None, run_eagerly=None, jit_compile=None,
+                steps_per_execution=None):
         if loss is None:
             raise ValueError("compile() needs a loss")
         if not self.layers:
             raise ValueError("compile(): the model has no layers")
-        self._optimizer_spec = optimizers.get(optimizer)
-        self.loss = loss
-        self.metric_names = list(metrics or [])
+        self.optimizer = optimizers.get(optimizer)
+        self.loss, self.metric_specs, self.loss_weights = loss, metrics or [], loss_weights
         self.compiled = True
-        self.optimizer = None
-        if self.layers[0].built:
+        if self.built:
             self._bind_optimizer()
 
     def _bind_optimizer(self):
-        if self.optimizer is None:
-            spec = self._optimizer_spec
-            if isinstance(spec, optimizers.Optimizer):
-                spec.build([p for p in self.parameters() if p.requires_grad])
-            self.optimizer = spec
+        if isinstance(self.optimizer, optimizers.Optimizer) and self.optimizer.variables is None:
+            # every weight: a frozen one (trainable=False) gets no gradient, so it stays
+            self.optimizer.build(list(self.parameters()))
 
-    def _prepare(self, x):
-        """Inputs as contiguous float32 NumPy arrays, as Keras casts them."""
-        x = np.asarray(x.numpy() if isinstance(x, Tensor) else x)
-        if x.dtype != np.float32 and x.dtype.kind in "fiub":
-            x = x.astype(np.float32)
-        return np.ascontiguousarray(x)
+    def _per_output(self, spec, what):
+        names = [getattr(layer, "name", "output") for layer in self._output_layers()]
+        if isinstance(spec, dict):
+            missing = [n for n in names if n not in spec]
+            if missing:
+                raise ValueError("%s given for %s, but the outputs are %s"
+                                 % (what, sorted(spec), names))
+            return [spec[n] for n in names]
+        if isinstance(spec, (list, tuple)) and len(names) > 1:
+            if len(spec) != len(names):
+                raise ValueError("%d %s for %d outputs" % (len(spec), what, len(names)))
+            return list(spec)
+        return [spec] * len(names)
 
-    def _check_data(self, x, y, batch_size=1):
+    def _compiled_parts(self):
+        layers = self._output_layers()
+        loss_objs = [_losses.get(s) for s in self._per_output(self.loss, "losses")]
+        weights = self._per_output(self.loss_weights, "loss_weights") \
+            if self.loss_weights is not None else [1.0] * len(layers)
+        metric_lists = self._per_output(self.metric_specs, "metrics")
+        metrics, multi = [], len(layers) > 1
+        for i, (layer, specs) in enumerate(zip(layers, metric_lists)):
+            specs = specs if isinstance(specs, (list, tuple)) else [specs]
+            for spec in specs:
+                m = _metrics.get(spec, loss_objs[i], getattr(layer, "output_shape", None))
+                key = "%s_%s" % (layer.name, m.name) if multi else m.name
+                metrics.append((i, key, m))
+        return loss_objs, weights, metrics
+
+    # ---- data ------------------------------------------------------------------------
+    def _inputs(self, x):
+        names = [getattr(t.node.layer, "name", None) for t in getattr(self, "inputs", [])]
+        arrays = [x[n] for n in names] if isinstance(x, dict) else \
+            list(x) if isinstance(x, (list, tuple)) else [x]
+        out = []
+        for i, a in enumerate(arrays):
+            a = np.asarray(a.numpy() if isinstance(a, Tensor) else a)
+            if a.dtype.kind not in "fiub":
+                raise TypeError("x must hold numbers, got dtype %s" % a.dtype)
+            if a.dtype != np.float32:
+                a = a.astype(np.float32)
+            shapes = self._input_shapes()
+            expected = shapes[i] if i < len(shapes) else None
+            if a.ndim == 1 and expected in (None, (1,)):       # x of shape (N,): one feature
+                a = a[:, None]
+            out.append(np.ascontiguousarray(a))
+        return out
+
+    def _targets(self, y):
+        if y is None:
+            return None
+        names = [layer.name for layer in self._output_layers()]
+        arrays = [y[n] for n in names] if isinstance(y, dict) else \
+            list(y) if isinstance(y, (list, tuple)) and len(names) > 1 else [y]
+        out = []
+        for a in arrays:
+            a = np.asarray(a.numpy() if isinstance(a, Tensor) else a)
+            if a.dtype.kind not in "fiub":
+                raise TypeError("y must hold numbers, got dtype %s" % a.dtype)
+            out.append(a)
+        return out
+
+    def _check_data(self, xs, ys, batch_size, sample_weight=None):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
                 or batch_size <= 0:
             raise ValueError("batch_size must be a positive integer, got %r" % (batch_size,))
-        if x.dtype.kind not in "fiub":
-            raise TypeError("x must hold numbers, got dtype %s" % x.dtype)
-        if x.ndim == 0 or len(x) == 0:
-            raise ValueError("no samples: x has shape %s" % (tuple(x.shape),))
-        if y is not None and len(x) != len(y):
-            raise ValueError("x has %d samples but y has %d" % (len(x), len(y)))
-        first = self.layers[0]
-        expected = first.input_shape_arg if first.input_shape_arg is not None else (
-            first.built_input_shape if first.built else None)
-        if expected is not None and tuple(x.shape[1:]) != tuple(expected):
-            raise ValueError("%s expects samples of shape %s, got x of shape %s"
-                             % (self.name, tuple(expected), tuple(x.shape)))
+        n = len(xs[0]) if xs[0].ndim else 0
+        if n == 0:
+            raise ValueError("no samples: x has shape %s" % (tuple(xs[0].shape),))
+        others = [("x", a) for a in xs[1:]] + [("y", a) for a in ys or []] + (
+            [("sample_weight", sample_weight)] if sample_weight is not None else [])
+        for what, a in others:
+            if len(a) != n:
+                raise ValueError("x has %d samples but %s has %d" % (n, what, len(a)))
+        for i, (a, expected) in enumerate(zip(xs, self._input_shapes())):
+            if expected is not None and tuple(a.shape[1:]) != tuple(expected):
+                raise ValueError("%s expects samples of shape %s, got x of shape %s"
+                                 % (self.name, tuple(expected), tuple(a.shape)))
+        return n
 
-    def _check_targets(self, y):
-        """Labels that the loss can use, checked before any step changes anything
-        (weights, optimizer moments, BatchNormalization statistics)."""
-        if y.dtype.kind not in "fiub":
-            raise TypeError("y must hold numbers, got dtype %s" % y.dtype)
-        out = tuple(self.layers[-1].output_shape or ())
-        if self.loss == "sparse_categorical_crossentropy" and out:
-            classes = out[-1]
-            if y.dtype.kind == "f" and not np.array_equal(y, np.round(y)):
-                raise ValueError("sparse_categorical_crossentropy: labels must be whole numbers")
-            bad = (y < 0) | (y >= classes)
-            if bad.any():
-                raise ValueError("sparse_categorical_crossentropy: labels must lie in [0, %d) for "
-                                 "a model with %d outputs, got %s"
-                                 % (classes, classes, y[bad].ravel()[0]))
-            if y.size != len(y) * int(np.prod(out[:-1], dtype=np.int64)):
-                raise ValueError("sparse_categorical_crossentropy: labels of shape %s for outputs "
-                                 "of shape %s" % (tuple(y.shape), (None,) + out))
-        elif self.loss == "categorical_crossentropy" and out and tuple(y.shape[1:]) != out:
-            raise ValueError("categorical_crossentropy: one-hot targets of shape %s for outputs "
-                             "of shape %s (for class indices use sparse_categorical_crossentropy)"
-                             % (tuple(y.shape), (None,) + out))
+    def _sample_weights(self, ys, sample_weight, class_weight):
+        w = None if sample_weight is None else np.asarray(sample_weight, np.float32).reshape(-1)
+        if class_weight is not None:
+            y = ys[0]
+            labels = y.argmax(-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y), -1)[:, 0]
+            missing = sorted(set(np.unique(labels).astype(int).tolist()) - set(class_weight))
+            if missing:
+                raise ValueError("class_weight has no weight for classes %s" % missing)
+            cw = np.array([class_weight[int(c)] for c in labels], np.float32)
+            w = cw if w is None else w * cw
+        return w
 
-    def _loss_and_metrics(self):
-        last = self.layers[-1]
-        fn, takes_logits = _loss_fn(self.loss, last.activation_name)
-        metrics = [_metric_fn(m, self.loss if isinstance(self.loss, str) else None)
-                   for m in self.metric_names]
-        return fn, takes_logits, metrics
+    def _prepare_fit(self, x, y, batch_size, sample_weight=None, class_weight=None):
+        xs, ys = self._inputs(x), self._targets(y)
+        n = self._check_data(xs, ys, batch_size, sample_weight)
+        self._build_for([Tensor(a[:1]) for a in xs])
+        return xs, ys, self._sample_weights(ys, sample_weight, class_weight), n
 
-    def _step_outputs(self, xb, yb, fn, takes_logits):
-        out = self._pre_activation(xb)
-        last = self.layers[-1]
-        if takes_logits:
-            loss = fn(yb, out)
-            with no_grad():
-                pred = last.activation(out.detach())
-        else:
-            pred = last.activation(out) if last.activation is not None else out
-            loss = fn(yb, pred)
-        return self._add_penalties(loss), pred
+    # ---- one batch -------------------------------------------------------------------
+    def _batch_loss(self, xb, yb, swb, parts):
+        loss_objs, weights, _ = parts
+        outs = self._run(xb, fuse=True)
+        total, preds, per_output = 0.0, [], []
+        for out, layer, y, loss_obj, w in zip(outs, self._output_layers(), yb, loss_objs,
+                                              weights):
+            act = getattr(layer, "activation", None)
+            if act is not None and loss_obj.fuses(layer.activation_name):
+                per = loss_obj.from_logits_call(y, out)
+                with no_grad():
+                    pred = act(out.detach())
+            else:
+                pred = act(out) if act is not None else out
+                per = loss_obj.call(y, pred)
+            value = loss_obj.reduce(per, swb)
+            per_output.append(value)
+            total = total + (value * w if w != 1.0 else value)
+            preds.append(pred)
+        for layer in self.layers:
+            if getattr(layer, "regularizers", None):
+                total = total + layer.penalty()
+        return total, preds, per_output
 
-    def fit(self, x, y, batch_size=32, epochs=1, verbose=1, shuffle=True, validation_split=0.0,
-            validation_data=None, callbacks=None, augment=None, initial_epoch=0):
-        """Train; returns a History whose ``.history`` maps 'loss', metrics and their
-        'val_' forms to per-epoch lists. ``validation_split`` holds out the *last*
-        fraction of the data, before shuffling, as Keras does. ``augment`` maps each
-        training batch (a NumPy array) before it is used."""
-        if not self.compiled:
-            raise RuntimeError("compile() the model before fit()")
-        x, y = self._prepare(x), np.asarray(y.numpy() if isinstance(y, Tensor) else y)
-        self._check_data(x, y, batch_size)
-        if validation_data is None and validation_split:
-            if not 0 < validation_split < 1:
-                raise ValueError("validation_split must be in (0, 1), got %r" % validation_split)
-            cut = int(len(x) * (1 - validation_split))
-            x, y, validation_data = x[:cut], y[:cut], (x[cut:], y[cut:])
-        if not self.layers[0].built:
-            self.build(x.shape[1:])
-        self._check_targets(y)
-        if validation_data is not None:
-            vx, vy = self._prepare(validation_data[0]), np.asarray(validation_data[1])
-            self._check_data(vx, vy, batch_size)
-            self._check_targets(vy)
-        self._bind_optimizer()
-        fn, takes_logits, metrics = self._loss_and_metrics()
-        history = History()
-        cbs = [history] + list(callbacks or [])
-        for cb in cbs:
-            cb.set_model(self)
-        self.stop_training = False
-        for cb in cbs:
-            cb.on_train_begin()
-        device = self.device
-        n = len(x)
-        steps = -(-n // batch_size)
-        from ..creation import generator
-        for epoch in range(initial_epoch, epochs):
-            for cb in cbs:
-                cb.on_epoch_begin(epoch)
-            self.train()
-            order = generator().permutation(n) if shuffle else np.arange(n)
-            sums = defaultdict(float)
-            seen = 0
-            t0 = time.perf_counter()
-            bar = _progress(steps, epoch, epochs, verbose)
-            for s in range(steps):
-                idx = order[s * batch_size:(s + 1) * batch_size]
-                xa = x[idx]
-                if augment is not None:
-                    xa = augment(xa)
-                xb, yb = Tensor(xa, device=device), Tensor(y[idx], device=device)
-                loss, pred = self._train_step(xb, yb, fn, takes_logits)
-                seen += len(idx)
-                _tally(sums, loss, pred, yb, metrics)
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix({k2: "%.4f" % (v / seen) for k2, v in sums.items()})
-            logs = {k: v / seen for k, v in sums.items()}
-            if validation_data is not None:
-                vx, vy = validation_data
-                vals = self.evaluate(vx, vy, batch_size=batch_size, verbose=0, return_dict=True)
-                logs.update({"val_" + k: v for k, v in vals.items()})
-            if bar is not None:
-                bar.set_postfix({k: "%.4f" % v for k, v in logs.items()})
-                bar.close()
-            elif verbose == 2:
-                print("Epoch %d/%d - %.1fs - %s" % (
-                    epoch + 1, epochs, time.perf_counter() - t0,
-                    " - ".join("%s: %.4f" % kv for kv in logs.items())))
-            for cb in cbs:
-                cb.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-        for cb in cbs:
-            cb.on_train_end()
-        return history
+    def _tally(self, logs, k, total, per_output, preds, yb, swb, parts):
+        _, _, metrics = parts
+        logs["loss"].update_state([float(total.item())], [k])
+        if len(per_output) > 1:
+            for layer, value in zip(self._output_layers(), per_output):
+                logs[layer.name + "_loss"].update_state([float(value.item())], [k])
+        for i, _key, m in metrics:
+            m.update_state(yb[i].array, preds[i].array, None if swb is None else swb.array)
 
-    def _train_step(self, xb, yb, fn, takes_logits):
+    def _trackers(self, parts):
+        trackers = {"loss": _metrics.Mean("loss")}
+        if len(self._output_layers()) > 1:
+            for layer in self._output_layers():
+                trackers[layer.name + "_loss"] = _metrics.Mean(layer.name + "_loss")
+        for _, key, m in parts[2]:
+            m.reset_state()
+            trackers[key] = m
+        return trackers
+
+    def _train_step(self, xb, yb, swb, parts):
         """One step, all or nothing: if anything raises before the optimizer has
         updated, the moving statistics of BatchNormalization are put back."""
         saved = [(b, b.array.copy()) for b in self.buffers()]
         try:
-            loss, pred = self._step_outputs(xb, yb, fn, takes_logits)
+            total, preds, per_output = self._batch_loss(xb, yb, swb, parts)
             self.optimizer.zero_grad()
-            loss.backward()
+            total.backward()
         except BaseException:
             for b, data in saved:
                 b._set_data(data)
             raise
         self.optimizer.step()
-        return loss, pred
+        return total, preds, per_output
 
-    def _add_penalties(self, loss):
-        """The loss plus every layer's regularization penalty (Keras counts them in)."""
-        for layer in self.layers:
-            if layer.regularizers:
-                loss = loss + layer.penalty()
-        return loss
+    # ---- fit / evaluate / predict ----------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_batch_size=None,
+            validation_freq=1, augment=None):
+        """Train; returns the History. ``validation_split`` holds out the *last*
+        fraction of the data, before shuffling, as Keras does. ``augment`` maps each
+        training batch of the first input (a NumPy array) before it is used."""
+        if not self.compiled:
+            raise RuntimeError("compile() the model before fit()")
+        batch_size = 32 if batch_size is None else batch_size
+        xs, ys, sw, n = self._prepare_fit(x, y, batch_size, sample_weight, class_weight)
+        if ys is None:
+            raise ValueError("fit() needs targets y")
+        if validation_data is None and validation_split:
+            if not 0 < validation_split < 1:
+                raise ValueError("validation_split must be in (0, 1), got %r" % validation_split)
+            cut = int(n * (1 - validation_split))
+            validation_data = _Prepared([a[cut:] for a in xs], [a[cut:] for a in ys],
+                                        None if sw is None else sw[cut:])
+            xs, ys, sw, n = [a[:cut] for a in xs], [a[:cut] for a in ys], \
+                None if sw is None else sw[:cut], cut
+        val = self._validation(validation_data, validation_batch_size or batch_size)
+        self._bind_optimizer()
+        parts = self._compiled_parts()
+        self._check_targets(ys, parts)
+        if val is not None:
+            self._check_targets(val[1], parts)
+        steps = -(-n // batch_size)
+        verbose = 1 if verbose == "auto" else verbose
+        history = History()
+        cbs = CallbackList([history] + list(callbacks or []), self,
+                           {"verbose": verbose, "epochs": epochs, "steps": steps})
+        self.stop_training = False
+        cbs.call("on_train_begin", {})
+        logs = {}
+        for epoch in range(initial_epoch, epochs):
+            cbs.call("on_epoch_begin", epoch, {})
+            self.train()
+            order = generator().permutation(n) if shuffle else np.arange(n)
+            trackers = self._trackers(parts)
+            bar = Progress(steps, verbose, "Epoch %d/%d" % (epoch + 1, epochs))
+            for s in range(steps):
+                cbs.call("on_train_batch_begin", s, {})
+                idx = order[s * batch_size:(s + 1) * batch_size]
+                xa = [a[idx] for a in xs]
+                if augment is not None:
+                    xa[0] = augment(xa[0])
+                xb, yb, swb = self._tensors(xa, [a[idx] for a in ys],
+                                            None if sw is None else sw[idx])
+                total, preds, per_output = self._train_step(xb, yb, swb, parts)
+                self._tally(trackers, len(idx), total, per_output, preds, yb, swb, parts)
+                logs = {k: t.result() for k, t in trackers.items()}
+                cbs.call("on_train_batch_end", s, dict(logs))
+                bar.update(s + 1, logs)
+                if self.stop_training:
+                    break
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                vals = self._evaluate_arrays(*val, parts, callbacks=None)
+                logs.update({"val_" + k: v for k, v in vals.items()})
+            bar.finish(logs)
+            cbs.call("on_epoch_end", epoch, dict(logs))
+            if self.stop_training:
+                break
+        cbs.call("on_train_end", dict(logs))
+        return history
 
-    def evaluate(self, x, y, batch_size=32, verbose=1, return_dict=False):
+    def _validation(self, data, batch_size):
+        """(xs, ys, sample weights, batch size) from ``validation_data``: a tuple
+        (x, y) or (x, y, sample_weight), or a dataset (an iterable of (x, y) batches)."""
+        if data is None:
+            return None
+        if isinstance(data, _Prepared):
+            return data.xs, data.ys, data.sw, batch_size
+        if isinstance(data, tuple) and len(data) in (2, 3):
+            xs, ys = self._inputs(data[0]), self._targets(data[1])
+            vsw = None if len(data) == 2 or data[2] is None else \
+                np.asarray(data[2], np.float32).reshape(-1)
+            self._check_data(xs, ys, batch_size, vsw)
+            return xs, ys, vsw, batch_size
+        batches = list(data)
+        if not batches or not all(isinstance(b, (tuple, list)) and len(b) >= 2 for b in batches):
+            raise ValueError("validation_data must be (x, y), (x, y, sample_weight) or an "
+                             "iterable of (x, y) batches")
+        xs = [np.concatenate(p) for p in zip(*[self._inputs(b[0]) for b in batches])]
+        ys = [np.concatenate(p) for p in zip(*[self._targets(b[1]) for b in batches])]
+        return xs, ys, None, batch_size
+
+    def _check_targets(self, ys, parts):
+        """Targets the losses can use, checked on the whole array before any step."""
+        for y, loss_obj, layer in zip(ys, parts[0], self._output_layers()):
+            shape = getattr(layer, "output_shape", None)
+            if shape is None:
+                continue
+            probe = np.zeros((1,) + tuple(shape), np.float32)
+            with no_grad():
+                for s in range(0, len(y), 4096):
+                    chunk = y[s:s + 4096]
+                    loss_obj.call(Tensor(chunk), Tensor(np.broadcast_to(
+                        probe, (len(chunk),) + tuple(shape)).copy() + 0.5))
+
+    def _tensors(self, xa, ya, swa):
+        device = self.device
+        return ([Tensor(a, device=device) for a in xa], [Tensor(a, device=device) for a in ya],
+                None if swa is None else Tensor(swa, device=device))
+
+    def _evaluate_arrays(self, xs, ys, sw, batch_size, parts, callbacks):
+        was_training = self.training
+        self.eval()
+        trackers = self._trackers(parts)
+        cbs = callbacks or CallbackList([], self, {})
+        cbs.call("on_test_begin", {})
+        with no_grad():
+            for b, s in enumerate(range(0, len(xs[0]), batch_size)):
+                cbs.call("on_test_batch_begin", b, {})
+                sl = slice(s, s + batch_size)
+                xb, yb, swb = self._tensors([a[sl] for a in xs], [a[sl] for a in ys],
+                                            None if sw is None else sw[sl])
+                total, preds, per_output = self._batch_loss(xb, yb, swb, parts)
+                self._tally(trackers, len(xb[0]), total, per_output, preds, yb, swb, parts)
+                cbs.call("on_test_batch_end", b, {k: t.result() for k, t in trackers.items()})
+        self.train(was_training)
+        logs = {k: t.result() for k, t in trackers.items()}
+        cbs.call("on_test_end", dict(logs))
+        return logs
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False):
         """Loss (and metrics) over the data, in inference mode: a float, or
         [loss, metric, ...] when there are metrics, or a dict with return_dict."""
         if not self.compiled:
             raise RuntimeError("compile() the model before evaluate()")
-        x, y = self._prepare(x), np.asarray(y.numpy() if isinstance(y, Tensor) else y)
-        self._check_data(x, y, batch_size)
-        if not self.layers[0].built:
-            self.build(x.shape[1:])
-        self._check_targets(y)
-        fn, takes_logits, metrics = self._loss_and_metrics()
-        was_training = self.training
-        self.eval()
-        sums = defaultdict(float)
-        device = self.device
-        with no_grad():
-            for s in range(0, len(x), batch_size):
-                xb = Tensor(x[s:s + batch_size], device=device)
-                yb = Tensor(y[s:s + batch_size], device=device)
-                loss, pred = self._step_outputs(xb, yb, fn, takes_logits)
-                _tally(sums, loss, pred, yb, metrics)
-        self.train(was_training)
-        logs = {k: v / len(x) for k, v in sums.items()}
+        batch_size = 32 if batch_size is None else batch_size
+        xs, ys, sw, n = self._prepare_fit(x, y, batch_size, sample_weight)
+        parts = self._compiled_parts()
+        self._check_targets(ys, parts)
+        cbs = CallbackList(list(callbacks or []), self, {"verbose": verbose,
+                                                         "steps": -(-n // batch_size)})
+        logs = self._evaluate_arrays(xs, ys, sw, batch_size, parts, cbs)
         if verbose:
-            print(" - ".join("%s: %.4f" % kv for kv in logs.items()))
+            steps = -(-n // batch_size)
+            Progress(steps, 1 if verbose == "auto" else verbose, None).finish(logs)
         if return_dict:
             return logs
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def predict(self, x, batch_size=32, verbose=0):
-        """Outputs for ``x`` in inference mode, as a NumPy array."""
-        x = self._prepare(x)
-        self._check_data(x, None, batch_size)
-        if not self.layers[0].built:
-            self.build(x.shape[1:])
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Outputs for ``x`` in inference mode: an array, or a list for several outputs."""
+        batch_size = 32 if batch_size is None else batch_size
+        xs = self._inputs(x)
+        n = self._check_data(xs, None, batch_size)
+        self._build_for([Tensor(a[:1]) for a in xs])
         was_training = self.training
         self.eval()
+        cbs = CallbackList(list(callbacks or []), self, {"verbose": verbose})
+        cbs.call("on_predict_begin", {})
         outs = []
         device = self.device
         with no_grad():
-            for s in range(0, len(x), batch_size):
-                outs.append(self(Tensor(x[s:s + batch_size], device=device)).numpy())
+            for b, s in enumerate(range(0, n, batch_size)):
+                cbs.call("on_predict_batch_begin", b, {})
+                batch = self._run([Tensor(a[s:s + batch_size], device=device) for a in xs],
+                                  fuse=False)
+                outs.append([o.numpy() for o in batch])
+                cbs.call("on_predict_batch_end", b, {"outputs": outs[-1]})
+        cbs.call("on_predict_end", {})
         self.train(was_training)
-        return np.concatenate(outs) if outs else np.zeros((0,))
+        result = [np.concatenate(parts) for parts in zip(*outs)]
+        return result[0] if len(result) == 1 else result
 
 
+class _Prepared:
+    """Validation arrays already split off the training data."""
 
-def _tally(sums, loss, pred, y, metrics):
-    """Add one batch's loss and metrics, weighted by its size, to the running sums."""
-    k = len(y)
-    sums["loss"] += float(loss.item()) * k
-    for name, metric in metrics:
-        sums[name] += metric(y.array, pred.array) * k
-
-
-def _progress(steps, epoch, epochs, verbose):
-    if verbose != 1:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return _PlainBar(steps, epoch, epochs)
-    return tqdm(total=steps, desc="Epoch %d/%d" % (epoch + 1, epochs), unit="batch",
-                leave=True, file=sys.stdout, dynamic_ncols=True)
-
-
-class _PlainBar:
-    """What verbose=1 shows when tqdm is not installed: one line at the epoch's end."""
-
-    def __init__(self, steps, epoch, epochs):
-        self.steps, self.epoch, self.epochs, self.post = steps, epoch, epochs, {}
-        self.t0 = time.perf_counter()
-
-    def update(self, n):
-        pass
-
-    def set_postfix(self, post):
-        self.post = post
-
-    def close(self):
-        print("Epoch %d/%d %d/%d - %.1fs - %s" % (
-            self.epoch + 1, self.epochs, self.steps, self.steps, time.perf_counter() - self.t0,
-            " - ".join("%s: %s" % kv for kv in self.post.items())))
+    def __init__(self, xs, ys, sw):
+        self.xs, self.ys, self.sw = xs, ys, sw

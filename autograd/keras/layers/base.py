@@ -27,20 +27,62 @@ def _snake(name):
     return out
 
 
-
 class Layer(Module):
-    """A Keras layer: built from the first input shape it sees (batch axis excluded)."""
+    """A Keras layer: built from the first input shape it sees (batch axis excluded).
 
-    def __init__(self, name=None, input_shape=None, activation=None, trainable=True):
+    Called on tensors it computes; called on the symbolic tensors of ``keras.Input``
+    it records a node of a functional model (see ``keras/graph.py``)."""
+
+    def __init__(self, name=None, input_shape=None, activation=None, trainable=True, dtype=None,
+                 input_dim=None, **kwargs):
         super().__init__()
+        if kwargs:
+            raise TypeError("%s got unknown arguments %s" % (type(self).__name__, sorted(kwargs)))
         self.name = name or _unique_name(_snake(type(self).__name__))
+        if input_dim is not None and input_shape is None:
+            input_shape = (input_dim,)
         self.input_shape_arg = tuple(input_shape) if input_shape is not None else None
         self.activation_name = activation if not callable(activation) else activation.__name__
         self.activation = activations.get(activation)
         self.built = False
-        self.trainable = trainable
+        self._trainable = trainable
         self.output_shape = None
         self.regularizers = []
+        self.inbound_nodes = []
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        """Freeze or unfreeze the layer's weights, at any time (also after build)."""
+        self._trainable = bool(value)
+        for p in self._parameters.values():
+            if p is not None:
+                p.requires_grad_(self._trainable)
+        for m in self._modules.values():
+            if isinstance(m, Layer):
+                m.trainable = value
+
+    def __call__(self, *args, **kwargs):
+        from ..graph import is_symbolic, symbolic_call
+        if args and is_symbolic(args[0]):
+            return symbolic_call(self, args[0], **kwargs)
+        return super().__call__(*args, **kwargs)
+
+    @property
+    def output(self):
+        if not self.inbound_nodes:
+            raise AttributeError("layer %r has not been called on a keras.Input" % self.name)
+        outs = self.inbound_nodes[0].outputs
+        return outs[0] if len(outs) == 1 else outs
+
+    @property
+    def input(self):
+        if not self.inbound_nodes:
+            raise AttributeError("layer %r has not been called on a keras.Input" % self.name)
+        return self.inbound_nodes[0].call_inputs
 
     def build(self, input_shape):
         pass
@@ -53,15 +95,18 @@ class Layer(Module):
 
     def _ensure_built(self, input_shape):
         if not self.built:
-            self.build(tuple(input_shape))
+            self.build(input_shape)
             self.built = True
-            self.built_input_shape = tuple(input_shape)
+            self.built_input_shape = input_shape
             if not self.trainable:
-                self.requires_grad_(False)
-            self.output_shape = self.compute_output_shape(tuple(input_shape))
+                self.trainable = False
+            self.output_shape = self.compute_output_shape(input_shape)
 
     def pre_activation(self, x):
-        self._ensure_built(x.shape[1:])
+        if isinstance(x, (list, tuple)):        # merge layers take a list
+            self._ensure_built([tuple(t.shape[1:]) for t in x])
+        else:
+            self._ensure_built(tuple(x.shape[1:]))
         return self.call(x)
 
     def forward(self, x):
