@@ -113,6 +113,7 @@ def _write_atomically(path, write):
     _remove_orphans(folder, prefix)
     fd, tmp = tempfile.mkstemp(prefix="%s%d-" % (prefix, os.getpid()), suffix=".tmp", dir=folder)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())     # mkstemp makes it 0600; a file gets the umask's mode
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
@@ -122,6 +123,12 @@ def _write_atomically(path, write):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _temp_prefix(path):

@@ -61,7 +61,8 @@ def main(argv=None):
         model.summary()
         print("training on %s, %d train / %d test images" % (args.device, len(x_train), len(x_test)))
     os.makedirs(args.out, exist_ok=True)
-    checkpoint = os.path.join(args.out, "digits_cnn.npz")
+    best = os.path.join(args.out, "digits_cnn_best.keras")     # the best epoch, whole model
+    final = os.path.join(args.out, "digits_cnn.keras")         # the model as training left it
     t0 = time.perf_counter()
     history = model.fit(
         x_train, y_train, batch_size=args.batch_size, epochs=args.epochs, verbose=args.verbose,
@@ -69,18 +70,18 @@ def main(argv=None):
         callbacks=[keras.callbacks.LearningRateScheduler(   # cosine decay from 2e-3 over the run
                        lambda epoch, lr: 1e-3 * (1 + math.cos(math.pi * epoch / args.epochs))),
                    keras.callbacks.EarlyStopping(monitor="val_loss", patience=8, restore_best_weights=True),
-                   keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_accuracy", save_best_only=True)])
+                   keras.callbacks.ModelCheckpoint(best, monitor="val_accuracy", save_best_only=True)])
     seconds = time.perf_counter() - t0
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
     print("test accuracy %.4f (loss %.4f) after %d epochs in %.1fs"
           % (accuracy, loss, len(history.epoch), seconds))
-    model.save_weights(checkpoint)
+    model.save(final)
     try:
         png = keras.utils.plot_history(history, os.path.join(args.out, "digits_history.png"),
-                                 title="digits CNN")
-        print("saved %s and %s" % (checkpoint, png))
+                                       title="digits CNN")
+        print("saved %s, %s and %s" % (best, final, png))
     except ImportError:
-        print("saved %s (install matplotlib for the training-curve PNG)" % checkpoint)
+        print("saved %s and %s (install matplotlib for the training-curve PNG)" % (best, final))
     return accuracy, history
 
 

@@ -24,7 +24,10 @@ def test_train_digits_keras_style(tmp_path):
     accuracy, history = _load("train_digits").main(
         ["--epochs", "4", "--out", str(tmp_path), "--verbose", "0", "--device", "cpu"])
     assert accuracy > 0.85
-    assert (tmp_path / "digits_cnn.npz").exists()
+    assert (tmp_path / "digits_cnn.keras").exists() and (tmp_path / "digits_cnn_best.keras").exists()
+    from autograd import keras
+    best = keras.models.load_model(str(tmp_path / "digits_cnn_best.keras"))
+    assert best.count_params() > 0
     assert history.history["loss"][-1] < history.history["loss"][0]
 
 

@@ -121,3 +121,13 @@ def test_augmentation():
     shifted = RandomShift(1, seed=0)(img)
     assert shifted.shape == img.shape
     assert set(np.unique(shifted)) <= set(np.unique(img)) | {0.0}
+
+
+def test_saved_files_get_the_umask_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "w.pt"
+        ag.save({"a": np.ones(2)}, path)
+        assert (path.stat().st_mode & 0o777) == 0o644
+    finally:
+        os.umask(old)

@@ -90,13 +90,21 @@ class EarlyStopping(Callback):
 
 
 class ModelCheckpoint(Callback):
-    """Save the weights after each epoch (or only when ``monitor`` improved).
-    ``filepath`` may hold ``{epoch}`` and log keys, e.g. 'ckpt-{epoch:02d}-{val_loss:.3f}.npz'."""
+    """Save the model (``model.save``) or, with ``save_weights_only``, its weights
+    after each epoch, or only when ``monitor`` improved (``save_best_only``).
+    ``filepath`` may hold ``{epoch}`` and log keys: 'ckpt-{epoch:02d}-{val_loss:.3f}.keras'."""
 
-    def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto", verbose=0):
-        self.filepath, self.monitor, self.save_best_only = filepath, monitor, save_best_only
+    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
+                 save_weights_only=False, mode="auto", save_freq="epoch",
+                 initial_value_threshold=None):
+        if save_freq != "epoch":
+            raise ValueError("ModelCheckpoint saves once per epoch (save_freq='epoch'), got %r"
+                             % (save_freq,))
+        self.filepath, self.monitor, self.save_best_only = str(filepath), monitor, save_best_only
+        self.save_weights_only = save_weights_only
         self.mode, self.verbose = _monitor_mode(monitor, mode), verbose
-        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best = initial_value_threshold if initial_value_threshold is not None else (
+            math.inf if self.mode == "min" else -math.inf)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -110,9 +118,13 @@ class ModelCheckpoint(Callback):
                 return
             self.best = value
         path = self.filepath.format(epoch=epoch + 1, **logs)
-        self.model.save_weights(path)
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            self.model.save(path)
         if self.verbose:
-            print("Epoch %d: saved weights to %s" % (epoch + 1, path))
+            print("Epoch %d: saved the %s to %s"
+                  % (epoch + 1, "weights" if self.save_weights_only else "model", path))
 
 
 class LearningRateScheduler(Callback):

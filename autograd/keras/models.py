@@ -17,7 +17,13 @@ from .graph import Input, InputLayer, KerasTensor
 from .layers.base import Layer, _unique_name
 from .trainer import Trainer
 
-__all__ = ["Model", "Sequential"]
+__all__ = ["Model", "Sequential", "load_model"]
+
+
+def load_model(filepath, compile=True):  # noqa: A002 - Keras' name
+    """A model saved by ``model.save``, rebuilt from this package's layer classes."""
+    from .saving import load_model as load
+    return load(filepath, compile)
 
 
 class _Model(Trainer, Module):
@@ -113,6 +119,12 @@ class _Model(Trainer, Module):
 
     def count_params(self):
         return sum(layer.count_params() for layer in self.layers)
+
+    def save(self, filepath):
+        """The whole model (architecture, weights, compile settings) in a file that
+        cannot run code when loaded; ``keras.models.load_model`` reads it back."""
+        from .saving import save_model
+        save_model(self, filepath)
 
     def summary(self, print_fn=None, line_length=None):
         """Print Keras' table (layer, output shape, parameters, and for functional

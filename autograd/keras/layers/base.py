@@ -1,6 +1,8 @@
 """The Keras layer: built from the first input shape it sees (batch axis excluded),
 Keras' names, weight order and parameter counts; and the kernel layers' shared
 initializer and regularizer handling. Dense lives here as the simplest of them."""
+import functools
+import inspect
 from collections import defaultdict
 
 import numpy as np
@@ -32,6 +34,37 @@ class Layer(Module):
 
     Called on tensors it computes; called on the symbolic tensors of ``keras.Input``
     it records a node of a functional model (see ``keras/graph.py``)."""
+
+    def __init_subclass__(cls, **kwargs):
+        """Record the arguments each layer was made with (the outermost constructor's),
+        so ``get_config`` can give them back and a saved model can be rebuilt."""
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            return
+        signature = inspect.signature(init)
+
+        @functools.wraps(init)
+        def recording(self, *args, **kw):
+            if "_config" not in self.__dict__:
+                bound = signature.bind(self, *args, **kw)
+                config = {}
+                for key, value in list(bound.arguments.items())[1:]:
+                    if signature.parameters[key].kind is inspect.Parameter.VAR_KEYWORD:
+                        config.update(value)
+                    elif signature.parameters[key].kind is not inspect.Parameter.VAR_POSITIONAL:
+                        config[key] = value
+                self.__dict__["_config"] = config
+            init(self, *args, **kw)
+        cls.__init__ = recording
+
+    def get_config(self):
+        """The constructor's arguments (as given), with the layer's actual name."""
+        return dict(self.__dict__.get("_config", {}), name=self.name, trainable=self.trainable)
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
     def __init__(self, name=None, input_shape=None, activation=None, trainable=True, dtype=None,
                  input_dim=None, **kwargs):
