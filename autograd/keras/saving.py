@@ -108,25 +108,48 @@ def _build_functional(config):
                  else tensors[tuple(config["outputs"][0])], name=config["name"])
 
 
+class _Unsaveable(Exception):
+    pass
+
+
+def _spec(spec):
+    """A loss or metric setting as JSON: names as they are, this package's loss
+    classes as their class and arguments; a Python function cannot be saved."""
+    if isinstance(spec, dict):
+        return {k: _spec(v) for k, v in spec.items()}
+    if isinstance(spec, (list, tuple)):
+        return [_spec(v) for v in spec]
+    if spec is None or isinstance(spec, str):
+        return spec
+    if isinstance(spec, losses.Loss) and type(spec).__name__ in losses.__all__:
+        return {"__loss__": type(spec).__name__, "config": spec.get_config()}
+    raise _Unsaveable()
+
+
+def _unspec(spec):
+    if isinstance(spec, list):
+        return [_unspec(v) for v in spec]
+    if isinstance(spec, dict) and "__loss__" in spec:
+        return getattr(losses, spec["__loss__"])(**spec["config"])
+    if isinstance(spec, dict):
+        return {k: _unspec(v) for k, v in spec.items()}
+    return spec
+
+
 def _compile_config(model):
     if not getattr(model, "compiled", False):
         return None
     opt = model.optimizer
-    loss, mets = model.loss, model.metric_specs
-    if not isinstance(opt, optimizers.Optimizer) or not _named(loss) or not _named(mets) or \
+    if not isinstance(opt, optimizers.Optimizer) or \
             not isinstance(opt.get_config()["learning_rate"], float):
-        return None      # functions, objects or schedules: compile again after loading
+        return None      # a PyTorch-style optimizer or a schedule: compile again after loading
+    try:
+        loss, mets = _spec(model.loss), _spec(model.metric_specs)
+    except _Unsaveable:
+        return None      # Python functions: compile again after loading
     return {"optimizer": {"class": type(opt).__name__, "config": _plain(
         {k: v for k, v in opt.get_config().items() if k != "name"}, "the optimizer")},
         "loss": loss, "metrics": mets, "loss_weights": model.loss_weights}
-
-
-def _named(spec):
-    if isinstance(spec, dict):
-        return all(_named(v) for v in spec.values())
-    if isinstance(spec, (list, tuple)):
-        return all(_named(v) for v in spec)
-    return spec is None or isinstance(spec, str)
 
 
 def save_model(model, filepath):
@@ -156,8 +179,8 @@ def load_model(filepath, compile=True):  # noqa: A002 - Keras' name
     settings = json.loads(tree["compile"])
     if compile and settings:
         opt = getattr(optimizers, settings["optimizer"]["class"])(**settings["optimizer"]["config"])
-        model.compile(optimizer=opt, loss=settings["loss"], metrics=settings["metrics"],
-                      loss_weights=settings["loss_weights"])
+        model.compile(optimizer=opt, loss=_unspec(settings["loss"]),
+                      metrics=_unspec(settings["metrics"]), loss_weights=settings["loss_weights"])
     return model
 
 

@@ -57,7 +57,12 @@ class Trainer:
         loss_objs = [_losses.get(s) for s in self._per_output(self.loss, "losses")]
         weights = self._per_output(self.loss_weights, "loss_weights") \
             if self.loss_weights is not None else [1.0] * len(layers)
-        metric_lists = self._per_output(self.metric_specs, "metrics")
+        specs = self.metric_specs
+        # a flat list of metrics applies to every output; a list of lists or a dict, per output
+        flat = isinstance(specs, (list, tuple)) and not any(
+            isinstance(m, (list, tuple, dict)) for m in specs)
+        metric_lists = [list(specs)] * len(layers) if flat else \
+            self._per_output(specs, "metrics")
         metrics, multi = [], len(layers) > 1
         for i, (layer, specs) in enumerate(zip(layers, metric_lists)):
             specs = specs if isinstance(specs, (list, tuple)) else [specs]

@@ -4,5 +4,5 @@ from .conv import AveragePooling2D, Conv2D, MaxPooling2D  # noqa: F401
 from .core import (Activation, BatchNormalization, Dropout, Flatten,  # noqa: F401
                    GlobalAveragePooling2D)
 from .merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply,  # noqa: F401
-                    Subtract)
+                    Subtract, add, average, concatenate, maximum, minimum, multiply, subtract)
 from ..graph import Input, InputLayer  # noqa: F401,E402
