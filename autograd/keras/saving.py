@@ -11,7 +11,7 @@ classes, by name; nothing in the file is executed.
 import json
 
 from .. import io
-from . import activations, layers as _layers, losses, metrics, optimizers, regularizers
+from . import activations, initializers, layers as _layers, losses, metrics, optimizers, regularizers
 
 FORMAT = "autograd.keras.model"
 
@@ -26,6 +26,8 @@ def _plain(value, where):
         return {str(k): _plain(v, where) for k, v in value.items()}
     if isinstance(value, regularizers.L1L2):
         return {"__regularizer__": value.get_config()}
+    if isinstance(value, initializers.Initializer):
+        return {"__initializer__": type(value).__name__, "config": value.get_config()}
     if callable(value):
         name = activations.serialize(value)
         if name in activations.ACTIVATIONS:
@@ -37,6 +39,8 @@ def _plain(value, where):
 def _restore(value):
     if isinstance(value, dict) and "__regularizer__" in value:
         return regularizers.L1L2(**value["__regularizer__"])
+    if isinstance(value, dict) and "__initializer__" in value:
+        return getattr(initializers, value["__initializer__"])(**value["config"])
     return value
 
 

@@ -257,7 +257,7 @@ class Trainer:
                 if self.stop_training:
                     break
             if val is not None and (epoch + 1) % validation_freq == 0:
-                vals = self._evaluate_arrays(*val, parts, callbacks=None)
+                vals = self._evaluate_arrays(*val, parts, callbacks=cbs)
                 logs.update({"val_" + k: v for k, v in vals.items()})
             bar.finish(logs)
             cbs.call("on_epoch_end", epoch, dict(logs))

@@ -106,30 +106,3 @@ def lecun_uniform_(tensor, layout="torch"):
 
 def lecun_normal_(tensor, layout="torch"):
     return normal_(tensor, 0.0, 1.0 / math.sqrt(fans(tensor.shape, layout)[0]))
-
-
-# Keras' names, as used by `kernel_initializer=` (Keras' He/LeCun are for ReLU/SELU
-# and use truncated normals there; plain normals here, with the same variance).
-KERAS = {
-    "glorot_uniform": lambda t: xavier_uniform_(t, layout="keras"),
-    "glorot_normal": lambda t: xavier_normal_(t, layout="keras"),
-    "he_uniform": lambda t: kaiming_uniform_(t, nonlinearity="relu", layout="keras"),
-    "he_normal": lambda t: kaiming_normal_(t, nonlinearity="relu", layout="keras"),
-    "lecun_uniform": lambda t: lecun_uniform_(t, layout="keras"),
-    "lecun_normal": lambda t: lecun_normal_(t, layout="keras"),
-    "zeros": zeros_,
-    "ones": ones_,
-    "random_normal": lambda t: normal_(t, 0.0, 0.05),
-    "random_uniform": lambda t: uniform_(t, -0.05, 0.05),
-}
-
-
-def get(name_or_fn):
-    """A Keras initializer by name, or a callable taking the tensor."""
-    if callable(name_or_fn):
-        return name_or_fn
-    try:
-        return KERAS[name_or_fn]
-    except KeyError:
-        raise ValueError("unknown initializer %r; choose from %s"
-                         % (name_or_fn, sorted(KERAS))) from None

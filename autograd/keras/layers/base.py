@@ -7,9 +7,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from ...nn import init
 from ...nn.module import Module, Parameter
-from .. import activations, regularizers
+from .. import activations, initializers, regularizers
 
 _name_counts = defaultdict(int)
 
@@ -183,10 +182,10 @@ class _KernelLayer(Layer):
 
     def _add_weights(self, kernel_shape, units):
         self.kernel = Parameter(np.zeros(kernel_shape, np.float32))
-        init.get(self.kernel_initializer)(self.kernel)
+        initializers.get(self.kernel_initializer)(self.kernel)
         if self.use_bias:
             self.bias = Parameter(np.zeros(units, np.float32))
-            init.get(self.bias_initializer)(self.bias)
+            initializers.get(self.bias_initializer)(self.bias)
         if self.kernel_regularizer:
             self.regularizers.append((self.kernel_regularizer, self.kernel))
         if self.use_bias and self.bias_regularizer:
