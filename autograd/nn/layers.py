@@ -57,67 +57,60 @@ def _pair(v):
     return (v, v) if isinstance(v, int) else tuple(v)
 
 
-class Conv1d(Module):
-    """Over (N, C, L) inputs; weight (out_channels, in_channels / groups, kernel_size)."""
+class _ConvNd(Module):
+    """Conv1d and Conv2d: weight (out_channels, in_channels / groups, *kernel_size),
+    PyTorch's default initialization U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True):
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+                 bias):
         super().__init__()
         if in_channels % groups or out_channels % groups:
-            raise ValueError("Conv1d: groups=%d must divide in_channels=%d and out_channels=%d"
-                             % (groups, in_channels, out_channels))
+            raise ValueError("%s: groups=%d must divide in_channels=%d and out_channels=%d"
+                             % (type(self).__name__, groups, in_channels, out_channels))
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
-        self.weight = _empty(out_channels, in_channels // groups, kernel_size)
+        self.weight = _empty(out_channels, in_channels // groups, *kernel_size)
         self.bias = _empty(out_channels) if bias else None
         self.reset_parameters()
 
     def reset_parameters(self):
-        bound = 1 / math.sqrt(self.weight.shape[1] * self.kernel_size)
+        bound = 1 / math.sqrt(math.prod(self.weight.shape[1:]))
         init.uniform_(self.weight, -bound, bound)
         if self.bias is not None:
             init.uniform_(self.bias, -bound, bound)
-
-    def forward(self, x):
-        _same_dtype(self, x, self.weight)
-        return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                        self.groups)
-
-    def extra_repr(self):
-        return "%d, %d, kernel_size=(%d,), stride=(%s,)" % (self.in_channels, self.out_channels,
-                                                            self.kernel_size, self.stride)
-
-
-class Conv2d(Module):
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True):
-        super().__init__()
-        if in_channels % groups or out_channels % groups:
-            raise ValueError("Conv2d: groups=%d must divide in_channels=%d and out_channels=%d"
-                             % (groups, in_channels, out_channels))
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = _pair(kernel_size)
-        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
-        self.weight = _empty(out_channels, in_channels // groups, *self.kernel_size)
-        self.bias = _empty(out_channels) if bias else None
-        self.reset_parameters()
-
-    def reset_parameters(self):
-        fan_in = self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1]
-        bound = 1 / math.sqrt(fan_in)
-        init.uniform_(self.weight, -bound, bound)
-        if self.bias is not None:
-            init.uniform_(self.bias, -bound, bound)
-
-    def forward(self, x):
-        return ops.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                          self.groups)
 
     def extra_repr(self):
         return "%d, %d, kernel_size=%s, stride=%s, padding=%r%s%s" % (
             self.in_channels, self.out_channels, self.kernel_size, self.stride, self.padding,
             ", groups=%d" % self.groups if self.groups != 1 else "",
             ", bias=False" if self.bias is None else "")
+
+
+class Conv1d(_ConvNd):
+    """Over (N, C, L) inputs."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True):
+        k = kernel_size[0] if isinstance(kernel_size, (tuple, list)) else kernel_size
+        super().__init__(in_channels, out_channels, (k,), stride, padding, dilation, groups, bias)
+
+    def forward(self, x):
+        _same_dtype(self, x, self.weight)
+        return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.groups)
+
+
+class Conv2d(_ConvNd):
+    """Over (N, C, H, W) inputs."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True):
+        super().__init__(in_channels, out_channels, _pair(kernel_size), stride, padding, dilation,
+                         groups, bias)
+
+    def forward(self, x):
+        return ops.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                          self.groups)
 
 
 class MaxPool2d(Module):
