@@ -231,3 +231,31 @@ def test_saved_config_is_json(tmp_path):
         names = archive.files
     assert os.path.getsize(path) > 0 and any("autograd" in n for n in names)
     json.dumps(keras.saving.model_config(model))
+
+
+def test_a_custom_layer_with_add_weight_trains_in_a_model():
+    import autograd as ag
+
+    class Linear(layers.Layer):                 # the Keras guide's first custom layer
+        def __init__(self, units=32, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], self.units),
+                                     initializer="random_normal", trainable=True)
+            self.b = self.add_weight(shape=(self.units,), initializer="zeros", trainable=True)
+            self.steps = self.add_weight(shape=(), initializer="zeros", trainable=False)
+
+        def call(self, inputs):
+            return ag.matmul(inputs, self.w) + self.b
+
+    x, y = _data()
+    layer = Linear(3)
+    inp = keras.Input(shape=(4,))
+    model = keras.Model(inp, layers.Activation("softmax")(layer(inp)))
+    assert layer.count_params() == 4 * 3 + 3 + 1 and layer.trainable_count() == 15
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="sparse_categorical_crossentropy")
+    before = model.evaluate(x, y, verbose=0)
+    model.fit(x, y, epochs=5, verbose=0)
+    assert model.evaluate(x, y, verbose=0) < before

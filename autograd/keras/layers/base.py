@@ -145,6 +145,40 @@ class Layer(Module):
         y = self.pre_activation(x)
         return self.activation(y) if self.activation is not None else y
 
+    def __setattr__(self, name, value):
+        # ``self.w = self.add_weight(...)``: the weight add_weight registered takes the
+        # attribute's name, in its place, rather than being registered twice
+        for store in ("_parameters", "_buffers"):
+            table = self.__dict__.get(store)
+            if table is None or isinstance(value, (int, float, str)) or value is None:
+                continue
+            old = next((k for k, v in table.items() if v is value and k != name), None)
+            if old is not None:
+                items = [(name if k == old else k, v) for k, v in table.items()]
+                table.clear()
+                table.update(items)
+                if store == "_buffers":
+                    return
+        super().__setattr__(name, value)
+
+    def add_weight(self, shape=None, initializer="glorot_uniform", dtype=None, trainable=True,
+                   regularizer=None, name=None, **kwargs):
+        """A new weight of ``shape`` for a custom layer's ``build`` (Keras' API):
+        initialized, registered (in creation order), and trained unless ``trainable``
+        is False."""
+        from .. import initializers
+        name = name or "weight_%d" % (len(self._parameters) + len(self._buffers))
+        w = Parameter(np.zeros(tuple(shape or ()), np.dtype(dtype or "float32")))
+        initializers.get(initializer)(w)
+        if trainable:
+            self.register_parameter(name, w)
+        else:
+            w.requires_grad_(False)
+            self.register_buffer(name, w)
+        if regularizer is not None:
+            self.regularizers.append((regularizers.get(regularizer), w))
+        return w
+
     def weights_in_order(self):
         """The layer's weights in Keras' get_weights() order."""
         return list(self._parameters.values()) + list(self._buffers.values())
