@@ -259,3 +259,21 @@ def test_a_custom_layer_with_add_weight_trains_in_a_model():
     before = model.evaluate(x, y, verbose=0)
     model.fit(x, y, epochs=5, verbose=0)
     assert model.evaluate(x, y, verbose=0) < before
+
+
+def test_feature_extraction_from_a_sequential_model():
+    """The Sequential guide: a Model over a Sequential model's inputs and a layer's output."""
+    initial = keras.Sequential([keras.Input(shape=(6,)),
+                                layers.Dense(5, activation="relu"),
+                                layers.Dense(4, activation="relu", name="my_intermediate_layer"),
+                                layers.Dense(2)])
+    extractor = keras.Model(inputs=initial.inputs,
+                            outputs=initial.get_layer(name="my_intermediate_layer").output)
+    x = np.random.default_rng(0).standard_normal((3, 6)).astype(np.float32)
+    import autograd as ag
+    expected = initial.layers[1](initial.layers[0](ag.tensor(x)))
+    np.testing.assert_allclose(extractor.predict(x), expected.numpy(), rtol=1e-6)
+    all_features = keras.Model(initial.inputs, [la.output for la in initial.layers])
+    assert [a.shape for a in all_features.predict(x)] == [(3, 5), (3, 4), (3, 2)]
+    initial.pop()
+    assert len(initial.layers) == 2 and initial.outputs[0].shape == (None, 4)

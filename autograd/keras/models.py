@@ -175,7 +175,30 @@ class Sequential(_Model):
     def pop(self):
         layer = self.layers.pop()
         del self._modules[layer.name]
+        self.__dict__.pop("_graph", None)
         return layer
+
+    def _symbolic(self):
+        """The model as a functional graph (made on first use): so ``model.inputs``,
+        ``model.outputs`` and each ``layer.output`` exist, and a Sequential model's
+        layers can feed ``keras.Model(inputs=model.inputs, outputs=...)``."""
+        graph = self.__dict__.get("_graph")
+        if graph is None or graph[2] != len(self.layers):
+            if not self.built:
+                raise AttributeError("%s has no inputs until it is built" % self.name)
+            x = inputs = Input(shape=self._input_shape)
+            for layer in self.layers:
+                x = layer(x)
+            graph = self.__dict__["_graph"] = ([inputs], [x], len(self.layers))
+        return graph
+
+    @property
+    def inputs(self):
+        return self._symbolic()[0]
+
+    @property
+    def outputs(self):
+        return self._symbolic()[1]
 
     @property
     def built(self):
