@@ -277,3 +277,48 @@ def test_feature_extraction_from_a_sequential_model():
     assert [a.shape for a in all_features.predict(x)] == [(3, 5), (3, 4), (3, 2)]
     initial.pop()
     assert len(initial.layers) == 2 and initial.outputs[0].shape == (None, 4)
+
+
+def test_preprocessing_and_reshaping_layers():
+    import autograd as ag
+    rng = np.random.default_rng(4)
+    data = rng.normal(5, 3, (50, 4)).astype(np.float32)
+    norm = layers.Normalization()
+    norm.adapt(data)
+    out = norm(ag.tensor(data)).numpy()
+    np.testing.assert_allclose(out.mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(out.std(0), 1, atol=1e-4)
+    assert norm.count_params() == 4 + 4 + 1 and norm.trainable_count() == 0   # as Keras counts
+    scalar = layers.Normalization(axis=None)
+    scalar.adapt(data[:, 0])
+    np.testing.assert_allclose(scalar.mean.numpy(), data[:, 0].mean(), rtol=1e-5)
+    model = keras.Sequential([keras.Input(shape=(4,)), layers.Rescaling(0.5, offset=1.0),
+                              layers.Reshape((2, 2)), layers.Flatten(),
+                              layers.ReLU(max_value=1.5)])
+    np.testing.assert_allclose(model.predict(data[:3]), np.clip(data[:3] * 0.5 + 1, 0, 1.5),
+                               rtol=1e-6)
+    emb = keras.Sequential([keras.Input(shape=(3,)), layers.Embedding(10, 2),
+                            layers.Reshape((6,))])
+    assert emb.predict(np.array([[1, 2, 9]])).shape == (1, 6)
+    with pytest.raises(ValueError, match=r"\[0, 10\)"):
+        emb.predict(np.array([[1, 2, 10]]))
+    pool = layers.GlobalMaxPooling2D()
+    img = rng.standard_normal((2, 3, 3, 4)).astype(np.float32)
+    np.testing.assert_allclose(pool(ag.tensor(img)).numpy(), img.max(axis=(1, 2)))
+
+
+def test_keras_ops_in_a_custom_loss():
+    from autograd.keras import ops
+
+    def custom_mse(y_true, y_pred):
+        return ops.mean(ops.square(y_true - y_pred), axis=-1)
+    x = np.linspace(0, 1, 16, dtype=np.float32)[:, None]
+    model = keras.Sequential([layers.Dense(1, input_shape=(1,))])
+    model.compile(optimizer="sgd", loss=custom_mse)
+    builtin = keras.Sequential([layers.Dense(1, input_shape=(1,))])
+    builtin.set_weights(model.get_weights())
+    builtin.compile(optimizer="sgd", loss="mse")
+    a = model.fit(x, 2 * x, epochs=2, verbose=0, shuffle=False).history["loss"]
+    b = builtin.fit(x, 2 * x, epochs=2, verbose=0, shuffle=False).history["loss"]
+    np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert ops.convert_to_tensor([1.0, 2.0]).dtype == "float32"

@@ -15,6 +15,6 @@ biases, 'same'/'valid' padding, Keras' layer names and parameter counts::
     history = model.fit(x, y, epochs=10, validation_split=0.1)
 """
 from . import activations, callbacks, layers, losses, metrics, models, optimizers  # noqa: F401
-from . import initializers, regularizers, saving, utils  # noqa: F401
+from . import initializers, ops, regularizers, saving, utils  # noqa: F401
 from .graph import Input  # noqa: F401
 from .models import Model, Sequential  # noqa: F401

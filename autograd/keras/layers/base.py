@@ -120,7 +120,25 @@ class Layer(Module):
         pass
 
     def compute_output_shape(self, input_shape):
-        return input_shape
+        """The built-in layers that keep the shape inherit this; a user's layer that
+        does not say is run once on zeros (in inference mode, unrecorded) to find out,
+        as Keras traces a layer's call on symbolic inputs."""
+        if type(self).__module__.startswith("autograd.keras."):
+            return input_shape
+        from ...tape import no_grad
+        from ...tensor import Tensor
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        dummies = [Tensor(np.zeros((1,) + tuple(s), np.float32)) for s in shapes]
+        was_training = self.training
+        self.train(False)
+        try:
+            with no_grad():
+                y = self.forward(dummies if isinstance(input_shape, list) else dummies[0])
+        finally:
+            self.train(was_training)
+        if isinstance(y, (list, tuple)):
+            return [tuple(t.shape[1:]) for t in y]
+        return tuple(y.shape[1:])
 
     def call(self, x):
         raise NotImplementedError
