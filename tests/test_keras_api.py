@@ -322,3 +322,58 @@ def test_keras_ops_in_a_custom_loss():
     b = builtin.fit(x, 2 * x, epochs=2, verbose=0, shuffle=False).history["loss"]
     np.testing.assert_allclose(a, b, rtol=1e-6)
     assert ops.convert_to_tensor([1.0, 2.0]).dtype == "float32"
+
+
+def test_subclassed_loss_metric_and_batch_callback():
+    """The training guide's CustomMSE, CategoricalTruePositives and LossHistory."""
+    from autograd.keras import ops
+
+    class CustomMSE(keras.losses.Loss):
+        def __init__(self, regularization_factor=0.1, name="custom_mse"):
+            super().__init__(name=name)
+            self.regularization_factor = regularization_factor
+
+        def call(self, y_true, y_pred):
+            mse = ops.mean(ops.square(y_true - y_pred), axis=-1)
+            reg = ops.mean(ops.square(0.5 - y_pred), axis=-1)
+            return mse + reg * self.regularization_factor
+
+    class CategoricalTruePositives(keras.metrics.Metric):
+        def __init__(self, name="categorical_true_positives", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.true_positives = self.add_variable(shape=(), name="ctp", initializer="zeros")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            y_pred = ops.reshape(ops.argmax(y_pred, axis=1), (-1, 1))
+            values = ops.cast(ops.cast(y_true, "int32") == ops.cast(y_pred, "int32"), "float32")
+            self.true_positives.assign_add(ops.sum(values))
+
+        def result(self):
+            return self.true_positives.value
+
+        def reset_state(self):
+            self.true_positives.assign(0.0)
+
+    class LossHistory(keras.callbacks.Callback):
+        def on_train_begin(self, logs):
+            self.per_batch_losses = []
+
+        def on_batch_end(self, batch, logs):
+            self.per_batch_losses.append(logs.get("loss"))
+
+    x, y = _data(32)
+    model = keras.Sequential([layers.Dense(3, activation="softmax", input_shape=(4,))])
+    model.compile(optimizer="sgd", loss=CustomMSE())
+    history = LossHistory()
+    h = model.fit(x, keras.utils.to_categorical(y, 3), batch_size=8, epochs=1, verbose=0,
+                  callbacks=[history])
+    assert len(history.per_batch_losses) == 4
+    assert h.history["loss"][0] == pytest.approx(history.per_batch_losses[-1])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy",
+                  metrics=[CategoricalTruePositives()])
+    h = model.fit(x, y[:, None], batch_size=8, epochs=1, verbose=0)     # labels (N, 1)
+    positives = h.history["categorical_true_positives"][0]
+    predicted = model.predict(x).argmax(1)
+    assert positives == int(positives) and 0 <= positives <= 32
+    assert model.evaluate(x, y[:, None], verbose=0, return_dict=True)[
+        "categorical_true_positives"] == (predicted == y).sum()

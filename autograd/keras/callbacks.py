@@ -23,10 +23,13 @@ class Callback:
 for _hook in ("on_train_begin", "on_train_end", "on_test_begin", "on_test_end",
               "on_predict_begin", "on_predict_end"):
     setattr(Callback, _hook, lambda self, logs=None: None)
-for _hook in ("on_epoch_begin", "on_epoch_end", "on_train_batch_begin", "on_train_batch_end",
+for _hook in ("on_epoch_begin", "on_epoch_end", "on_batch_begin", "on_batch_end",
               "on_test_batch_begin", "on_test_batch_end", "on_predict_batch_begin",
               "on_predict_batch_end"):
     setattr(Callback, _hook, lambda self, index, logs=None: None)
+# Keras' older names: on_batch_begin/end are the training batches' hooks
+Callback.on_train_batch_begin = lambda self, batch, logs=None: self.on_batch_begin(batch, logs)
+Callback.on_train_batch_end = lambda self, batch, logs=None: self.on_batch_end(batch, logs)
 
 
 class CallbackList:

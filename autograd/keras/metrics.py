@@ -11,12 +11,51 @@ __all__ = ["Metric", "Mean", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy"
            "RootMeanSquaredError", "get"]
 
 
+class Variable:
+    """A metric's state (``add_variable``): ``assign``, ``assign_add``, ``value``."""
+
+    def __init__(self, shape=(), initializer="zeros", dtype="float32"):
+        self.initial = 0.0 if initializer == "zeros" else float(initializer) \
+            if isinstance(initializer, (int, float)) else 0.0
+        self.array = np.full(tuple(shape), self.initial, dtype=dtype)
+
+    def assign(self, value):
+        self.array[...] = _array(value)
+
+    def assign_add(self, value):
+        self.array += _array(value).astype(self.array.dtype)
+
+    @property
+    def value(self):
+        from ..tensor import Tensor
+        return Tensor(self.array.copy())
+
+    def numpy(self):
+        return self.array.copy()
+
+    def __float__(self):
+        return float(self.array)
+
+
 class Metric:
-    def __init__(self, name=None):
+    """Subclass with ``update_state(y_true, y_pred, sample_weight=None)`` (given
+    tensors), ``result()`` and ``reset_state()``, keeping state in ``add_variable``s;
+    the built-in ones average a per-sample value over the epoch."""
+
+    def __init__(self, name=None, dtype=None):
         self.name = name or type(self).__name__.lower()
-        self.reset_state()
+        self._variables = []
+        self.total, self.count = 0.0, 0.0     # (not reset_state(): a subclass's may need
+        #                                        variables its __init__ has yet to add)
+
+    def add_variable(self, shape=(), initializer="zeros", dtype="float32", name=None):
+        v = Variable(shape, initializer, dtype or "float32")
+        self.__dict__.setdefault("_variables", []).append(v)
+        return v
 
     def reset_state(self):
+        for v in self.__dict__.get("_variables", []):
+            v.assign(v.initial)
         self.total, self.count = 0.0, 0.0
 
     def values(self, y_true, y_pred):
@@ -45,7 +84,9 @@ class Metric:
 
 
 def _array(a):
-    return a.array if hasattr(a, "array") else np.asarray(a)
+    if hasattr(a, "array") and not isinstance(a, Variable):
+        return a.array
+    return a.array if isinstance(a, Variable) else np.asarray(a)
 
 
 def _matched(y, p):

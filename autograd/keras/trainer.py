@@ -155,7 +155,7 @@ class Trainer:
                     pred = act(out.detach())
             else:
                 pred = act(out) if act is not None else out
-                per = loss_obj.call(y, pred)
+                per = loss_obj.call(_losses.same_rank(y, pred), pred)
             value = loss_obj.reduce(per, swb)
             per_output.append(value)
             total = total + (value * w if w != 1.0 else value)
@@ -172,7 +172,7 @@ class Trainer:
             for layer, value in zip(self._output_layers(), per_output):
                 logs[layer.name + "_loss"].update_state([float(value.item())], [k])
         for i, _key, m in metrics:
-            m.update_state(yb[i].array, preds[i].array, None if swb is None else swb.array)
+            m.update_state(yb[i], preds[i].detach(), swb)
 
     def _trackers(self, parts):
         trackers = {"loss": _metrics.Mean("loss")}
@@ -251,7 +251,7 @@ class Trainer:
                                             None if sw is None else sw[idx])
                 total, preds, per_output = self._train_step(xb, yb, swb, parts)
                 self._tally(trackers, len(idx), total, per_output, preds, yb, swb, parts)
-                logs = {k: t.result() for k, t in trackers.items()}
+                logs = _results(trackers)
                 cbs.call("on_train_batch_end", s, dict(logs))
                 bar.update(s + 1, logs)
                 if self.stop_training:
@@ -319,9 +319,9 @@ class Trainer:
                                             None if sw is None else sw[sl])
                 total, preds, per_output = self._batch_loss(xb, yb, swb, parts)
                 self._tally(trackers, len(xb[0]), total, per_output, preds, yb, swb, parts)
-                cbs.call("on_test_batch_end", b, {k: t.result() for k, t in trackers.items()})
+                cbs.call("on_test_batch_end", b, _results(trackers))
         self.train(was_training)
-        logs = {k: t.result() for k, t in trackers.items()}
+        logs = _results(trackers)
         cbs.call("on_test_end", dict(logs))
         return logs
 
@@ -369,6 +369,11 @@ class Trainer:
         self.train(was_training)
         result = [np.concatenate(parts) for parts in zip(*outs)]
         return result[0] if len(result) == 1 else result
+
+
+def _results(trackers):
+    """Each tracker's value as a float (a user's metric may return a tensor)."""
+    return {k: float(t.result()) for k, t in trackers.items()}
 
 
 class _Prepared:

@@ -201,6 +201,29 @@ class Layer(Module):
         """The layer's weights in Keras' get_weights() order."""
         return list(self._parameters.values()) + list(self._buffers.values())
 
+    @property
+    def weights(self):
+        return self.weights_in_order()
+
+    @property
+    def trainable_weights(self):
+        return [p for p in self._parameters.values() if p.requires_grad]
+
+    @property
+    def non_trainable_weights(self):
+        trainable = {id(p) for p in self.trainable_weights}
+        return [t for t in self.weights_in_order() if id(t) not in trainable]
+
+    def set_weights(self, weights):
+        own = self.weights_in_order()
+        if len(weights) != len(own):
+            raise ValueError("%s.set_weights: %d arrays for %d weights"
+                             % (self.name, len(weights), len(own)))
+        values = [t._checked_value(w, "%s weight #%d" % (self.name, i))
+                  for i, (w, t) in enumerate(zip(weights, own))]     # all checked first
+        for array, t in zip(values, own):
+            t._set_data(array)
+
     def get_weights(self):
         return [np.array(t.numpy()) for t in self.weights_in_order()]
 
