@@ -74,9 +74,10 @@ class Trainer:
 
     # ---- data ------------------------------------------------------------------------
     def _inputs(self, x):
-        names = [getattr(t.node.layer, "name", None) for t in getattr(self, "inputs", [])]
-        arrays = [x[n] for n in names] if isinstance(x, dict) else \
-            list(x) if isinstance(x, (list, tuple)) else [x]
+        if isinstance(x, dict):         # by input name (only then is the graph asked)
+            arrays = [x[t.node.layer.name] for t in self.inputs]
+        else:
+            arrays = list(x) if isinstance(x, (list, tuple)) else [x]
         out = []
         for i, a in enumerate(arrays):
             a = np.asarray(a.numpy() if isinstance(a, Tensor) else a)
