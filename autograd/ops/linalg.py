@@ -61,26 +61,27 @@ def matmul(a, b):
     return y.reshape(shape)
 
 
-def _ranks(name, expected, *tensors):
-    if tuple(t.ndim for t in tensors) != expected:
-        raise ValueError("%s expects tensors of %s dimensions, got shapes %s"
-                         % (name, " and ".join(map(str, expected)),
-                            " and ".join(str(tuple(t.shape)) for t in tensors)))
+def _operands(name, expected, a, b):
+    """``a``, ``b`` as tensors, refused (naming both shapes) unless their ranks are
+    ``expected``: PyTorch's mm/bmm/mv/dot/outer are stricter than matmul."""
+    a, b = as_tensor_args(a, b)
+    if (a.ndim, b.ndim) != expected:
+        raise ValueError("%s expects tensors of %s dimensions, got shapes %s and %s"
+                         % (name, " and ".join(map(str, expected)), tuple(a.shape),
+                            tuple(b.shape)))
+    return a, b
 
 
 @tensor_method("mm")
 def mm(a, b):
     """Product of two matrices."""
-    a, b = as_tensor_args(a, b)
-    _ranks("mm", (2, 2), a, b)
-    return matmul(a, b)
+    return matmul(*_operands("mm", (2, 2), a, b))
 
 
 @tensor_method("bmm")
 def bmm(a, b):
-    """Batched product of (B, n, k) and (B, k, m) tensors."""
-    a, b = as_tensor_args(a, b)
-    _ranks("bmm", (3, 3), a, b)
+    """Batched product of (B, n, k) and (B, k, m) tensors (no batch broadcasting)."""
+    a, b = _operands("bmm", (3, 3), a, b)
     if a.shape[0] != b.shape[0]:
         raise ValueError("bmm: batch sizes differ, shapes %s and %s" % (a.shape, b.shape))
     return matmul(a, b)
@@ -88,23 +89,20 @@ def bmm(a, b):
 
 @tensor_method("mv")
 def mv(a, v):
-    a, v = as_tensor_args(a, v)
-    _ranks("mv", (2, 1), a, v)
-    return matmul(a, v)
+    """Product of a matrix and a vector."""
+    return matmul(*_operands("mv", (2, 1), a, v))
 
 
 @tensor_method("dot")
 def dot(a, b):
     """Inner product of two vectors."""
-    a, b = as_tensor_args(a, b)
-    _ranks("dot", (1, 1), a, b)
-    return matmul(a, b)
+    return matmul(*_operands("dot", (1, 1), a, b))
 
 
 @tensor_method("outer")
 def outer(a, b):
-    a, b = as_tensor_args(a, b)
-    _ranks("outer", (1, 1), a, b)
+    """Outer product of two vectors."""
+    a, b = _operands("outer", (1, 1), a, b)
     return a.reshape(-1, 1) * b.reshape(1, -1)
 
 
