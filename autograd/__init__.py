@@ -35,6 +35,7 @@ from . import nn, optim, utils  # noqa: E402
 from .io import load, save  # noqa: E402
 from .kernels.cuda import get_float32_matmul_precision, set_float32_matmul_precision  # noqa: E402,F401
 from ._build import build_info  # noqa: E402
+from .kernels.threads import get_num_threads, set_num_threads  # noqa: E402,F401
 
 _sys.modules[__name__ + ".functional"] = functional   # `import autograd.functional` too
 

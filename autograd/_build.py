@@ -9,7 +9,8 @@ def build_info():
         from .kernels import _C
         info["cpp"] = True
         info["cpp_build"] = _C.build_info()
-        info["cpp_gemm"] = _C.gemm_kernel()   # 'avx512': float32 products run on it
+        from .kernels import cpp
+        info["cpp_gemm"] = cpp.gemm_kernel()   # the micro-kernel float32 products run on
     except ImportError as exc:
         info["cpp"] = False
         info["cpp_error"] = str(exc)

@@ -1,285 +1,42 @@
-// Single-precision batched GEMM for the convolution products:
+// Single-precision batched GEMM for the convolution products and matmul:
 //   C[z % bC] (+)= A[z % bA] @ B[z % bB] (+ bias[z % b_bias] per row),  z = 0 .. batch-1.
 //
 // Why a hand-written GEMM: NumPy's bundled OpenBLAS runs its AVX2 ("Haswell")
-// kernels on AMD Zen 4/5 even though they have AVX-512, which halves the
-// peak on the small-K, wide-N products of im2col convolution. This one packs
-// the operands BLIS-style and runs an 8x48 AVX-512 micro-kernel (24 zmm
-// accumulators). The AVX-512 code is compiled for that target only and chosen
-// at run time; without AVX-512 a portable micro-kernel runs instead (the
-// Python side then prefers NumPy's BLAS, which is faster than it).
+// kernels on AMD Zen 4/5 even though they have AVX-512, its threads spin-wait
+// against ours, and it has no way to read im2col straight from the image. This
+// one packs the operands BLIS-style and runs the fastest micro-kernel the CPU
+// has (gemm_micro.h: AVX-512, AVX2+FMA or portable), on the pool of threads.h.
 //
 // Operands are strided 3-D views (element strides), so transposed operands
 // are read in place: packing copies them into the micro-kernel's layout
 // anyway. When bC < batch the products of one residue class are summed into
-// the same C (conv weight gradients sum over the batch); each thread then
-// keeps its own partial sums and they are added at the end, in thread order,
-// so the result does not depend on scheduling.
+// the same C (conv weight gradients sum over the batch); the products are then
+// split into one contiguous part per thread, each part sums into its own
+// zeroed copy of C, and the copies are added in part order, so the result does
+// not depend on which thread ran what.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
-#include <memory>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "gemm_micro.h"
+#include "gemm_pack.h"
 #include "kernels.h"
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define AUTOGRAD_X86 1
-#include <immintrin.h>
-#define AVX512 __attribute__((target("avx512f")))
-#else
-#define AUTOGRAD_X86 0
-#endif
+#include "threads.h"
 
 namespace py = pybind11;
 using csrc::i64;
+using csrc::Micro;
+using csrc::kMaxTile;
 using csrc::shape_str;
+using namespace csrc::gemm;
 
 namespace {
-
-constexpr int MR = 8;          // rows of C per micro-tile (one broadcast each)
-constexpr int NR = 48;         // columns per micro-tile: three 16-float vectors
-constexpr i64 KC = 384;        // deepest packed block (split evenly: K=400 runs as 2x200)
-constexpr i64 MC = 128;        // rows of A packed at once (128 KB, in L2)
-constexpr i64 NC = 48 * 64;    // columns of B packed at once (3 MB at most)
-
-struct View {                  // element (z, i, j) at p + (z % batch) * bs + i * rs + j * cs
-  const float *p;
-  i64 batch, bs, rs, cs;
-  const float *at(i64 z, i64 i, i64 j) const { return p + (z % batch) * bs + i * rs + j * cs; }
-};
-
-// 64-byte aligned packing scratch, one per thread, kept between calls and grown
-// on demand (fresh pages on every call cost more than a small GEMM).
-class Scratch {
-  std::unique_ptr<float, void (*)(void *)> p_{nullptr, std::free};
-  i64 size_ = 0;
-
- public:
-  float *get(i64 n) {
-    if (n > size_) {
-      const size_t bytes = ((size_t(n) * sizeof(float) + 63) / 64) * 64;
-      p_.reset(static_cast<float *>(std::aligned_alloc(64, bytes)));
-      size_ = p_ ? n : 0;
-      if (!p_) throw std::bad_alloc();
-    }
-    return p_.get();
-  }
-};
-
-// A block (mc x kc) into MR-row panels: panel r holds a[k][r] at k*MR + r, zero-padded.
-void pack_a(const float *a, i64 rs, i64 cs, i64 mc, i64 kc, float *dst) {
-  for (i64 i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
-    const i64 m = std::min<i64>(MR, mc - i0);
-    if (m < MR) std::memset(dst, 0, sizeof(float) * MR * kc);
-    if (cs == 1) {
-      for (i64 i = 0; i < m; ++i) {
-        const float *src = a + (i0 + i) * rs;
-        for (i64 k = 0; k < kc; ++k) dst[k * MR + i] = src[k];
-      }
-    } else {
-      for (i64 k = 0; k < kc; ++k) {
-        const float *src = a + i0 * rs + k * cs;
-        for (i64 i = 0; i < m; ++i) dst[k * MR + i] = src[i * rs];
-      }
-    }
-  }
-}
-
-// The B operands. Each packs its block (k0.., j0..) of product z into NR-column
-// panels: a panel holds b[k][j] at k*NR + j, zero-padded to NR columns.
-
-struct StridedB {              // a strided matrix per product
-  View b;
-  void pack(i64 z, i64 k0, i64 kc, i64 j0, i64 nc, float *dst) const {
-    const float *src0 = b.at(z, k0, j0);
-    for (i64 jp = 0; jp < nc; jp += NR, dst += NR * kc) {
-      const i64 n = std::min<i64>(NR, nc - jp);
-      if (n < NR) std::memset(dst, 0, sizeof(float) * NR * kc);
-      if (b.cs == 1) {
-        for (i64 k = 0; k < kc; ++k)
-          std::memcpy(dst + k * NR, src0 + k * b.rs + jp, sizeof(float) * n);
-      } else {
-        for (i64 j = 0; j < n; ++j) {
-          const float *src = src0 + (jp + j) * b.cs;
-          for (i64 k = 0; k < kc; ++k) dst[k * NR + j] = src[k * b.rs];
-        }
-      }
-    }
-  }
-};
-
-// How the im2col matrix of one image and group maps onto the image: rows
-// (channel, ki, kj), columns output pixels. Product z reads image z / groups,
-// group z % groups, whose channels start at image + z * bs.
-struct ConvMap {
-  i64 bs, h, w, kh, kw, sh, sw, pt, pl, dh, dw, ow;
-
-  struct Cursor {              // rows walked with counters: no division per row
-    i64 c, ki, kj;
-    void next(const ConvMap &g) {
-      if (++kj == g.kw) {
-        kj = 0;
-        if (++ki == g.kh) ki = 0, ++c;
-      }
-    }
-  };
-  Cursor cursor(i64 r) const { return Cursor{r / (kh * kw), r / kw % kh, r % kw}; }
-
-  // Entries t = 0 .. count-1 of row `at` from output pixel (oy, ox) on:
-  // inside(t0, t1, offset) for the runs that fall in the plane (entry t0 + u at
-  // plane offset + u * sw), outside(t0, t1) for those in the padding.
-  template <class Inside, class Outside>
-  void walk(const Cursor &at, i64 oy, i64 ox, i64 count, Inside inside, Outside outside) const {
-    i64 t = 0;
-    while (t < count) {
-      const i64 run = std::min(count - t, ow - ox);
-      const i64 iy = oy * sh - pt + at.ki * dh, ix0 = ox * sw - pl + at.kj * dw;
-      if (iy < 0 || iy >= h) {
-        outside(t, t + run);
-      } else {                 // ix0 + u * sw inside [0, w) for u in [lo, hi)
-        i64 lo, hi;
-        if (sw == 1) {         // (no division on the common path)
-          lo = ix0 >= 0 ? 0 : -ix0;
-          hi = w - ix0;
-        } else {
-          lo = ix0 >= 0 ? 0 : (sw - 1 - ix0) / sw;
-          hi = ix0 >= w ? 0 : (w - ix0 + sw - 1) / sw;
-        }
-        lo = std::min(run, lo);
-        hi = std::max(lo, std::min(run, hi));
-        outside(t, t + lo);
-        inside(t + lo, t + hi, at.c * h * w + iy * w + ix0 + lo * sw);
-        outside(t + hi, t + run);
-      }
-      t += run;
-      ox = 0;
-      ++oy;
-    }
-  }
-};
-
-// B = the im2col matrix of x, or its transpose (weight gradients), packed
-// straight from x: no im2col buffer.
-struct Im2colB {
-  const float *x;
-  ConvMap g;
-  bool transposed;
-
-  // `count` entries of row `at` from output pixel (oy, ox) on, to dst[0], dst[Step], ...
-  template <i64 Step>
-  void gather(const float *img, const ConvMap::Cursor &at, i64 oy, i64 ox, i64 count,
-              float *dst) const {
-    const i64 sw = g.sw;
-    g.walk(at, oy, ox, count,
-           [&](i64 t0, i64 t1, i64 offset) {
-             const float *src = img + offset;
-             if (sw == 1)
-               for (i64 t = t0; t < t1; ++t) dst[t * Step] = src[t - t0];
-             else
-               for (i64 t = t0; t < t1; ++t) dst[t * Step] = src[(t - t0) * sw];
-           },
-           [&](i64 t0, i64 t1) {
-             for (i64 t = t0; t < t1; ++t) dst[t * Step] = 0.0f;
-           });
-  }
-
-  void pack(i64 z, i64 k0, i64 kc, i64 j0, i64 nc, float *dst) const {
-    const float *img = x + z * g.bs;
-    for (i64 jp = 0; jp < nc; jp += NR, dst += NR * kc) {
-      const i64 n = std::min<i64>(NR, nc - jp);
-      if (!transposed) {       // rows k0.., pixels j0 + jp..
-        const i64 oy = (j0 + jp) / g.ow, ox = (j0 + jp) % g.ow;
-        ConvMap::Cursor at = g.cursor(k0);
-        for (i64 k = 0; k < kc; ++k, at.next(g)) {
-          gather<1>(img, at, oy, ox, n, dst + k * NR);
-          std::fill(dst + k * NR + n, dst + (k + 1) * NR, 0.0f);
-        }
-      } else {                 // pixels k0.., rows j0 + jp..
-        if (n < NR) std::memset(dst, 0, sizeof(float) * NR * kc);
-        const i64 oy = k0 / g.ow, ox = k0 % g.ow;
-        ConvMap::Cursor at = g.cursor(j0 + jp);
-        for (i64 j = 0; j < n; ++j, at.next(g)) gather<NR>(img, at, oy, ox, kc, dst + j);
-      }
-    }
-  }
-};
-
-// One MR x NR tile: C = acc (+ bias[row]) when !add, C += acc when add.
-// Only the top-left m x n of the tile is stored.
-void micro_portable(i64 kc, const float *a, const float *b, float *c, i64 ldc, int m, int n,
-                    bool add, const float *bias) {
-  float acc[MR][NR] = {};
-  for (i64 k = 0; k < kc; ++k, a += MR, b += NR)
-    for (int i = 0; i < MR; ++i)
-      for (int j = 0; j < NR; ++j) acc[i][j] += a[i] * b[j];
-  for (int i = 0; i < m; ++i) {
-    float *row = c + i * ldc;
-    const float base = bias ? bias[i] : 0.0f;
-    for (int j = 0; j < n; ++j) row[j] = add ? row[j] + acc[i][j] : base + acc[i][j];
-  }
-}
-
-#if AUTOGRAD_X86
-AVX512 void micro_avx512(i64 kc, const float *a, const float *b, float *c, i64 ldc, int m,
-                         int n, bool add, const float *bias) {
-  __m512 acc[MR][3];
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = acc[i][2] = _mm512_setzero_ps();
-#pragma GCC unroll 2
-  for (i64 k = 0; k < kc; ++k, a += MR, b += NR) {
-    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16),
-                 b2 = _mm512_load_ps(b + 32);
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) {
-      const __m512 ai = _mm512_set1_ps(a[i]);
-      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
-      acc[i][2] = _mm512_fmadd_ps(ai, b2, acc[i][2]);
-    }
-  }
-  auto lanes = [](int valid) -> __mmask16 {
-    return valid >= 16 ? __mmask16(0xFFFF) : valid <= 0 ? __mmask16(0) : __mmask16((1u << valid) - 1);
-  };
-  const __mmask16 k0 = lanes(n), k1 = lanes(n - 16), k2 = lanes(n - 32);
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) {
-    if (i >= m) break;
-    float *row = c + i * ldc;
-    __m512 v0 = acc[i][0], v1 = acc[i][1], v2 = acc[i][2];
-    if (add) {
-      v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(k0, row));
-      v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(k1, row + 16));
-      v2 = _mm512_add_ps(v2, _mm512_maskz_loadu_ps(k2, row + 32));
-    } else if (bias) {
-      const __m512 bi = _mm512_set1_ps(bias[i]);
-      v0 = _mm512_add_ps(v0, bi);
-      v1 = _mm512_add_ps(v1, bi);
-      v2 = _mm512_add_ps(v2, bi);
-    }
-    _mm512_mask_storeu_ps(row, k0, v0);
-    _mm512_mask_storeu_ps(row + 16, k1, v1);
-    _mm512_mask_storeu_ps(row + 32, k2, v2);
-  }
-}
-
-bool cpu_has_avx512() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f");
-}
-#else
-bool cpu_has_avx512() { return false; }
-#endif
-
-using Micro = void (*)(i64, const float *, const float *, float *, i64, int, int, bool,
-                       const float *);
 
 // Outputs. store() writes one m x n tile at row i, column j of product z.
 
@@ -287,9 +44,9 @@ struct DenseC {                // C[z % batch], rows ldc apart
   float *c;
   i64 batch, bs, ldc;
   void begin(i64) const {}
-  void store(Micro micro, i64 kc, const float *pa, const float *pb, i64 z, i64 i, i64 j, int m,
-             int n, bool add, const float *bias) const {
-    micro(kc, pa, pb, c + (z % batch) * bs + i * ldc + j, ldc, m, n, add, bias);
+  void store(const Micro &micro, i64 kc, const float *pa, const float *pb, i64 z, i64 i, i64 j,
+             int m, int n, bool add, const float *bias) const {
+    micro.fn(kc, pa, pb, c + (z % batch) * bs + i * ldc + j, ldc, m, n, add, bias);
   }
   void fill(i64 z, i64 i, i64 j0, i64 j1, float v) const {
     float *row = c + (z % batch) * bs + i * ldc;
@@ -306,16 +63,16 @@ struct Col2imC {
   void begin(i64 z) const {    // the product's channels start from zero
     std::fill(x + z * g.bs, x + (z + 1) * g.bs, 0.0f);
   }
-  void store(Micro micro, i64 kc, const float *pa, const float *pb, i64 z, i64 i, i64 j, int m,
-             int n, bool, const float *) const {
-    alignas(64) float tile[MR * NR];
-    micro(kc, pa, pb, tile, NR, m, n, false, nullptr);
+  void store(const Micro &micro, i64 kc, const float *pa, const float *pb, i64 z, i64 i, i64 j,
+             int m, int n, bool, const float *) const {
+    alignas(64) float tile[kMaxTile];
+    micro.fn(kc, pa, pb, tile, micro.nr, m, n, false, nullptr);
     float *img = x + z * g.bs;
     const i64 sw = g.sw;
     const i64 oy = j / g.ow, ox = j % g.ow;
     ConvMap::Cursor at = g.cursor(i);
     for (int r = 0; r < m; ++r, at.next(g)) {
-      const float *src = tile + r * NR;
+      const float *src = tile + r * micro.nr;
       g.walk(at, oy, ox, n,
              [&](i64 t0, i64 t1, i64 offset) {
                float *dst = img + offset;
@@ -330,29 +87,34 @@ struct Col2imC {
   void fill(i64, i64, i64, i64, float) const {}
 };
 
+// Columns of B packed at once (3 MB at most): a multiple of every kernel's nr.
+constexpr i64 NC = 48 * 64;
+
 // Columns [j_begin, j_end) of product z: C = A @ B (+ bias), or C += A @ B when add.
 template <class B, class Out>
-void gemm_one(Micro micro, const float *a, i64 ars, i64 acs, const B &b, const Out &out, i64 z,
-              i64 m, i64 j_begin, i64 j_end, i64 k, const float *bias, bool add, float *pa,
+void gemm_one(const Micro &micro, const float *a, i64 ars, i64 acs, const B &b, const Out &out,
+              i64 z, i64 m, i64 j_begin, i64 j_end, i64 k, const float *bias, bool add, float *pa,
               float *pb) {
   if (k == 0) {
     for (i64 i = 0; i < m && !add; ++i) out.fill(z, i, j_begin, j_end, bias ? bias[i] : 0.0f);
     return;
   }
-  const i64 kblocks = (k + KC - 1) / KC, kstep = (k + kblocks - 1) / kblocks;
+  const int mr = micro.mr, nr = micro.nr;
+  // K in equal blocks of at most kc (K=400 runs as 2x200, not 384+16)
+  const i64 kblocks = (k + micro.kc - 1) / micro.kc, kstep = (k + kblocks - 1) / kblocks;
   for (i64 jc = j_begin; jc < j_end; jc += NC) {
     const i64 nc = std::min(NC, j_end - jc);
     for (i64 pc = 0; pc < k; pc += kstep) {
       const i64 kc = std::min(kstep, k - pc);
-      b.pack(z, pc, kc, jc, nc, pb);
+      b.pack(z, pc, kc, jc, nc, nr, pb);
       const bool add_now = add || pc > 0;
-      for (i64 ic = 0; ic < m; ic += MC) {
-        const i64 mc = std::min(MC, m - ic);
-        pack_a(a + ic * ars + pc * acs, ars, acs, mc, kc, pa);
-        for (i64 jr = 0; jr < nc; jr += NR)
-          for (i64 ir = 0; ir < mc; ir += MR)
+      for (i64 ic = 0; ic < m; ic += micro.mc) {
+        const i64 mc = std::min(micro.mc, m - ic);
+        pack_a(a + ic * ars + pc * acs, ars, acs, mc, kc, mr, pa);
+        for (i64 jr = 0; jr < nc; jr += nr)
+          for (i64 ir = 0; ir < mc; ir += mr)
             out.store(micro, kc, pa + ir * kc, pb + jr * kc, z, ic + ir, jc + jr,
-                      int(std::min<i64>(MR, mc - ir)), int(std::min<i64>(NR, nc - jr)), add_now,
+                      int(std::min<i64>(mr, mc - ir)), int(std::min<i64>(nr, nc - jr)), add_now,
                       add_now || !bias ? nullptr : bias + ic + ir);
       }
     }
@@ -367,77 +129,75 @@ struct Problem {
   const float *bias_of(i64 z) const { return bias ? bias + (z % bias_batch) * m : nullptr; }
 };
 
-// Every product, on all threads: thread t writes into out_of(t), adding into it
-// when `sum`. Products are split between threads; a single product is split by
-// columns so that no thread idles, except into a Col2imC, where neighbouring
-// columns add into the same pixels.
+// Every product, on the pool: part q of the work writes into out_of(q), adding
+// into it when `sum`; without `sum` there is one output, out_of(0). Products
+// go to whichever thread is free; a single product is split by columns so that
+// no thread idles, except into a Col2imC, where neighbouring columns add into
+// the same pixels. With `sum` the products are cut into `parts` contiguous
+// runs, one output each, so that the sums do not depend on scheduling.
 template <class B, class OutOf>
-void run_products(const Problem &p, const B &b, OutOf out_of, bool sum, Micro micro,
-                  int threads, bool split_columns) {
+void run_products(const Problem &p, const B &b, OutOf out_of, const Micro &micro, int threads,
+                  bool split_columns, i64 parts) {
+  const bool sum = parts > 0;
+  const int nr = micro.nr;
   i64 slices = 1;
   if (split_columns && p.batch < threads)
-    slices = std::min<i64>((threads + p.batch - 1) / p.batch, (p.n + NR - 1) / NR);
-  const i64 slice = ((p.n + slices - 1) / slices + NR - 1) / NR * NR;
+    slices = std::min<i64>((threads + p.batch - 1) / p.batch, (p.n + nr - 1) / nr);
+  const i64 slice = ((p.n + slices - 1) / slices + nr - 1) / nr * nr;
   const i64 items = p.batch * slices;
-  std::string error;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-  {
-    int t = 0;
-#ifdef _OPENMP
-    t = omp_get_thread_num();
-#endif
-    const auto out = out_of(t);
+  const i64 a_size = (micro.mc + micro.mr - 1) / micro.mr * micro.mr * micro.kc;
+  const i64 b_size = micro.kc * std::min(NC, (std::max<i64>(p.n, 1) + nr - 1) / nr * nr);
+  auto do_items = [&](i64 begin, i64 end, const decltype(out_of(0)) &out) {
     static thread_local Scratch a_scratch, b_scratch;
-    float *pa = nullptr, *pb = nullptr;
-    try {
-      pa = a_scratch.get(MC * KC);
-      pb = b_scratch.get(KC * std::min(NC, (std::max<i64>(p.n, 1) + NR - 1) / NR * NR));
-    } catch (const std::bad_alloc &) {
-#pragma omp critical
-      error = "out of memory for the GEMM packing buffers";
+    float *pa = a_scratch.get(a_size), *pb = b_scratch.get(b_size);
+    for (i64 item = begin; item < end; ++item) {
+      const i64 z = item / slices, s = item % slices;
+      const i64 j0 = s * slice, j1 = std::min(p.n, j0 + slice);
+      if (j0 >= j1) continue;
+      if (!sum) out.begin(z);
+      gemm_one(micro, p.a.at(z, 0, 0), p.a.rs, p.a.cs, b, out, z, p.m, j0, j1, p.k,
+               sum ? nullptr : p.bias_of(z), sum, pa, pb);
     }
-    if (pa && pb) {
-#pragma omp for schedule(static)
-      for (i64 item = 0; item < items; ++item) {
-        const i64 z = item / slices, s = item % slices;
-        const i64 j0 = s * slice, j1 = std::min(p.n, j0 + slice);
-        if (j0 >= j1) continue;
-        if (!sum) out.begin(z);
-        gemm_one(micro, p.a.at(z, 0, 0), p.a.rs, p.a.cs, b, out, z, p.m, j0, j1, p.k,
-                 sum ? nullptr : p.bias_of(z), sum, pa, pb);
-      }
-    }
+  };
+  if (!sum) {
+    const auto out = out_of(0);
+    csrc::parallel_for(items, 1, threads, [&](i64 begin, i64 end, int) { do_items(begin, end, out); });
+    return;
   }
-  if (!error.empty()) throw std::runtime_error(error);
+  const i64 per_part = (items + parts - 1) / parts;
+  csrc::parallel_for(parts, 1, threads, [&](i64 q0, i64 q1, int) {
+    for (i64 q = q0; q < q1; ++q)
+      do_items(q * per_part, std::min(items, (q + 1) * per_part), out_of(q));
+  });
 }
 
 template <class B>
-void run(const Problem &p, const B &b, const DenseC &c, Micro micro, int threads) {
+void run(const Problem &p, const B &b, const DenseC &c, const Micro &micro, int threads) {
   if (c.batch == p.batch) {
-    run_products(p, b, [&](int) { return c; }, false, micro, threads, true);
+    run_products(p, b, [&](i64) { return c; }, micro, threads, true, 0);
     return;
   }
-  // C[z % c.batch] sums products: each thread sums into its own zeroed copy of
-  // C, and the copies are added in thread order, so the result does not depend
-  // on scheduling.
+  // C[z % c.batch] sums products: each part sums into its own zeroed copy of C,
+  // and the copies are added in part order.
+  const i64 parts = std::min<i64>(threads, p.batch);
   const i64 size = c.batch * p.m * p.n;
-  std::vector<float> partial(size_t(threads) * size_t(size), 0.0f);
-  run_products(p, b, [&](int t) { return DenseC{partial.data() + t * size, c.batch, p.m * p.n, p.n}; },
-               true, micro, threads, false);
+  std::vector<float> partial(size_t(parts) * size_t(size), 0.0f);
+  run_products(p, b, [&](i64 q) { return DenseC{partial.data() + q * size, c.batch, p.m * p.n, p.n}; },
+               micro, threads, false, parts);
   for (i64 zc = 0; zc < c.batch; ++zc)
     for (i64 i = 0; i < p.m; ++i) {
       float *row = c.c + zc * c.bs + i * c.ldc;
       std::fill(row, row + p.n, p.bias ? p.bias_of(zc)[i] : 0.0f);
-      for (int t = 0; t < threads; ++t) {
-        const float *src = partial.data() + t * size + (zc * p.m + i) * p.n;
+      for (i64 q = 0; q < parts; ++q) {
+        const float *src = partial.data() + q * size + (zc * p.m + i) * p.n;
         for (i64 j = 0; j < p.n; ++j) row[j] += src[j];
       }
     }
 }
 
 template <class B>
-void run(const Problem &p, const B &b, const Col2imC &c, Micro micro, int threads) {
-  run_products(p, b, [&](int) { return c; }, false, micro, threads, false);
+void run(const Problem &p, const B &b, const Col2imC &c, const Micro &micro, int threads) {
+  run_products(p, b, [&](i64) { return c; }, micro, threads, false, 0);
 }
 
 View view_of(const py::array &x, const char *name) {
@@ -453,18 +213,6 @@ View view_of(const py::array &x, const char *name) {
   return View{static_cast<const float *>(x.data()), x.shape(0),
               x.strides(0) / i64(sizeof(float)), x.strides(1) / i64(sizeof(float)),
               x.strides(2) / i64(sizeof(float))};
-}
-
-Micro micro_named(const std::string &kernel) {
-  if (kernel == "portable") return micro_portable;
-  if (kernel != "auto" && kernel != "avx512")
-    throw std::invalid_argument("gemm: kernel must be 'auto', 'avx512' or 'portable', got '" +
-                                kernel + "'");
-#if AUTOGRAD_X86
-  if (cpu_has_avx512()) return micro_avx512;
-#endif
-  if (kernel == "avx512") throw std::runtime_error("gemm: this CPU has no AVX-512");
-  return micro_portable;
 }
 
 // Checks A (batch, m, k) and the bias against a B of b_batch products of k x n
@@ -496,14 +244,6 @@ Problem problem(py::array a, i64 b_batch, i64 k, i64 n, const std::string &b_sha
   return p;
 }
 
-int max_threads() {
-#ifdef _OPENMP
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
-
 DenseC dense_of(py::array c) {
   const View vc = view_of(c, "C");
   if (!c.writeable()) throw std::invalid_argument("gemm: C is read-only");
@@ -519,11 +259,12 @@ DenseC dense_of(py::array c) {
 
 template <class B, class Out>
 void launch(const Problem &p, const B &b, const Out &out, const std::string &kernel) {
-  const Micro micro = micro_named(kernel);
+  const Micro &micro = csrc::micro_named(kernel);
   if (p.m == 0 || p.n == 0) return;
-  // Waking sleeping threads costs tens of microseconds: small products run on one.
+  // Waking a sleeping thread costs tens of microseconds: a thread per 2M
+  // multiply-adds (about 50 us on one AVX2 core).
   const double work = double(p.batch) * double(p.m) * double(p.n) * double(std::max<i64>(p.k, 1));
-  const int threads = work < (1 << 21) ? 1 : max_threads();
+  const int threads = csrc::threads_for(work, 1 << 21);
   py::gil_scoped_release nogil;
   run(p, b, out, micro, threads);
 }
@@ -593,7 +334,8 @@ void register_gemm(py::module_ &m) {
         py::arg("kernel") = "auto",
         "float32 C[z % bC] = A[z % bA] @ B[z % bB] (+ bias[z % b_bias] per row) over 3-D "
         "operands, z < the largest batch; when C has fewer batches than that, the products "
-        "of each residue are summed. kernel: 'auto', 'avx512' or 'portable'.");
+        "of each residue are summed. kernel: 'auto' (the fastest this CPU runs), 'avx512', "
+        "'avx2' or 'portable'.");
   m.def("gemm_im2col", &gemm_im2col, py::arg("a"), py::arg("x"), py::arg("c"),
         py::arg("geometry"), py::arg("bias") = py::none(), py::arg("transposed") = false,
         py::arg("kernel") = "auto",
@@ -603,6 +345,6 @@ void register_gemm(py::module_ &m) {
         py::arg("geometry"), py::arg("kernel") = "auto",
         "x = col2im(A @ B): each product z is an im2col-shaped gradient of image z // groups, "
         "group z % groups, added into x (overwritten) as it is made.");
-  m.def("gemm_kernel", [] { return cpu_has_avx512() ? "avx512" : "portable"; },
-        "The micro-kernel gemm(kernel='auto') runs on this CPU.");
+  m.def("gemm_kernels", &csrc::micro_supported,
+        "The GEMM micro-kernels this CPU runs, fastest first: gemm(kernel='auto') runs the first.");
 }

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "threads.h"
 
 namespace py = pybind11;
 using csrc::check;
@@ -37,11 +38,23 @@ py::array_t<T> empty(std::vector<i64> shape) {
 
 // ---- convolution -------------------------------------------------------------
 
+// Elements touched that are worth waking one more thread for (~10 us).
+constexpr double kWorkPerThread = 1 << 15;
+
+// f(p) for every plane p, on as many threads as the planes' total work is worth.
+template <class F>
+void parallel_planes(i64 planes, i64 work_per_plane, F f) {
+  const double work = double(planes) * double(work_per_plane);
+  csrc::parallel_for(planes, csrc::threads_for(work, kWorkPerThread),
+                     [&](i64 begin, i64 end, int) {
+                       for (i64 p = begin; p < end; ++p) f(p);
+                     });
+}
+
 template <typename T>
 void im2col_impl(const T *x, T *cols, const Conv &g) {
   const i64 planes = g.n * g.c, hw = g.oh * g.ow;
-#pragma omp parallel for schedule(static)
-  for (i64 p = 0; p < planes; ++p) {
+  parallel_planes(planes, g.kh * g.kw * hw, [&](i64 p) {
     const T *src = x + p * g.h * g.w;
     T *dst = cols + p * g.kh * g.kw * hw;
     for (i64 i = 0; i < g.kh; ++i)
@@ -74,14 +87,13 @@ void im2col_impl(const T *x, T *cols, const Conv &g) {
           }
         }
       }
-  }
+  });
 }
 
 template <typename T>
 void col2im_impl(const T *cols, T *x, const Conv &g) {
   const i64 planes = g.n * g.c, hw = g.oh * g.ow;
-#pragma omp parallel for schedule(static)
-  for (i64 p = 0; p < planes; ++p) {
+  parallel_planes(planes, g.kh * g.kw * hw, [&](i64 p) {
     T *dst = x + p * g.h * g.w;
     std::fill(dst, dst + g.h * g.w, T(0));
     const T *src = cols + p * g.kh * g.kw * hw;
@@ -100,7 +112,7 @@ void col2im_impl(const T *cols, T *x, const Conv &g) {
           }
         }
       }
-  }
+  });
 }
 
 template <typename T>
@@ -151,12 +163,11 @@ void max_pool_row(const T *row, Pos base, i64 sw, i64 lo, i64 hi, T *b, Pos *at)
 template <typename T, typename Pos>
 void max_pool_fwd_impl(const T *x, T *y, i64 *idx, const Pool &g) {
   const i64 planes = g.n * g.c;
-#pragma omp parallel
-  {
+  const double work = double(planes) * double(g.oh * g.ow * g.kh * g.kw);
+  csrc::parallel_for(planes, csrc::threads_for(work, kWorkPerThread), [&](i64 begin, i64 end, int) {
     std::vector<T> best(g.ow);
     std::vector<Pos> where(g.ow);
-#pragma omp for schedule(static)
-    for (i64 p = 0; p < planes; ++p) {
+    for (i64 p = begin; p < end; ++p) {
       const T *src = x + p * g.h * g.w;
       for (i64 oy = 0; oy < g.oh; ++oy) {
         const i64 y0 = oy * g.sh - g.pt;
@@ -186,20 +197,19 @@ void max_pool_fwd_impl(const T *x, T *y, i64 *idx, const Pool &g) {
         std::copy(where.begin(), where.end(), idx + (p * g.oh + oy) * g.ow);
       }
     }
-  }
+  });
 }
 
 template <typename T>
 void max_pool_bwd_impl(const T *gy, const i64 *idx, T *gx, const Pool &g) {
   const i64 planes = g.n * g.c, hw = g.oh * g.ow;
-#pragma omp parallel for schedule(static)
-  for (i64 p = 0; p < planes; ++p) {
+  parallel_planes(planes, g.h * g.w + hw, [&](i64 p) {
     T *out = gx + p * g.h * g.w;
     std::fill(out, out + g.h * g.w, T(0));
     const T *in = gy + p * hw;
     const i64 *arg = idx + p * hw;
     for (i64 k = 0; k < hw; ++k) out[arg[k]] += in[k];
-  }
+  });
 }
 
 inline i64 avg_count(i64 o, i64 s, i64 k, i64 p0, i64 p1, i64 size, bool include_pad) {
@@ -214,8 +224,7 @@ inline i64 avg_count(i64 o, i64 s, i64 k, i64 p0, i64 p1, i64 size, bool include
 template <typename T>
 void avg_pool_fwd_impl(const T *x, T *y, const Pool &g, bool include_pad) {
   const i64 planes = g.n * g.c;
-#pragma omp parallel for schedule(static)
-  for (i64 p = 0; p < planes; ++p) {
+  parallel_planes(planes, g.oh * g.ow * g.kh * g.kw, [&](i64 p) {
     const T *src = x + p * g.h * g.w;
     T *out = y + p * g.oh * g.ow;
     for (i64 oy = 0; oy < g.oh; ++oy) {
@@ -232,14 +241,13 @@ void avg_pool_fwd_impl(const T *x, T *y, const Pool &g, bool include_pad) {
         out[oy * g.ow + ox] = sum / T(ch * cw);
       }
     }
-  }
+  });
 }
 
 template <typename T>
 void avg_pool_bwd_impl(const T *gy, T *gx, const Pool &g, bool include_pad) {
   const i64 planes = g.n * g.c;
-#pragma omp parallel for schedule(static)
-  for (i64 p = 0; p < planes; ++p) {
+  parallel_planes(planes, g.h * g.w + g.oh * g.ow * g.kh * g.kw, [&](i64 p) {
     T *out = gx + p * g.h * g.w;
     std::fill(out, out + g.h * g.w, T(0));
     const T *in = gy + p * g.oh * g.ow;
@@ -256,7 +264,7 @@ void avg_pool_bwd_impl(const T *gy, T *gx, const Pool &g, bool include_pad) {
           for (i64 ix = xa; ix < xb; ++ix) out[iy * g.w + ix] += share;
       }
     }
-  }
+  });
 }
 
 template <typename T>

@@ -4,9 +4,6 @@
 // name the shapes.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include <algorithm>
 #include <cstdint>
@@ -18,6 +15,7 @@
 
 void register_kernels(pybind11::module_ &m);
 void register_gemm(pybind11::module_ &m);
+void register_optim(pybind11::module_ &m);
 
 namespace csrc {
 

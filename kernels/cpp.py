@@ -2,29 +2,56 @@
 
 Importing this module raises ImportError when the extension was not built.
 """
+import contextlib
 import os
 
 import numpy as np
 
-# OpenMP threads that spin after a parallel region steal the cores OpenBLAS
-# needs for the GEMM that follows every im2col (measured: im2col 14 ms -> 4 ms,
-# the next GEMM 26 ms -> 11 ms on 2 cores). libgomp reads this when it loads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-from . import _C  # noqa: E402 - ImportError here means "not built"
+from . import _C  # ImportError here means "not built"
 
 from . import reference  # noqa: E402
 
-# float32 products run on the extension's GEMM where it has its AVX-512
-# micro-kernel: 1.2-3x NumPy's OpenBLAS, which picks AVX2 kernels on AMD
-# Zen 4/5 (benchmarks/results). Elsewhere NumPy's BLAS is the faster one, so
-# float64 and CPUs without AVX-512 keep the reference products.
-GEMM = _C.gemm_kernel() == "avx512"
+# The GEMM micro-kernel: AUTOGRAD_GEMM_KERNEL=auto|avx512|avx2|portable (read at
+# import; `use_gemm_kernel` inside a program), so that one machine can test and
+# time every kernel its CPU runs. float32 products run on the extension's GEMM
+# with a SIMD kernel (AVX-512 or AVX2+FMA): it packs im2col straight from the
+# image, and its threads are the pool's (NumPy's OpenBLAS spin-waits against
+# them). With only the portable kernel NumPy's BLAS is the faster one.
+KERNELS = tuple(_C.gemm_kernels())
+
+
+def _checked(name, what):
+    if name == "auto":
+        return KERNELS[0]
+    if name not in KERNELS:
+        raise ValueError("%s=%r: this CPU runs the GEMM kernels %s (or 'auto')"
+                         % (what, name, ", ".join(KERNELS)))
+    return name
+
+
+_kernel = [_checked(os.environ.get("AUTOGRAD_GEMM_KERNEL") or "auto", "AUTOGRAD_GEMM_KERNEL")]
+
+
+def gemm_kernel():
+    """The micro-kernel float32 products run on now: 'avx512', 'avx2' or 'portable'."""
+    return _kernel[0]
+
+
+@contextlib.contextmanager
+def use_gemm_kernel(name):
+    """Run the block's products on the named micro-kernel (for tests and benchmarks)."""
+    prev = _kernel[0]
+    _kernel[0] = _checked(name, "use_gemm_kernel")
+    try:
+        yield
+    finally:
+        _kernel[0] = prev
 
 
 def _use_gemm(a, b):
     # cheapest tests first: this sits on every float32 matmul's path
-    return GEMM and a.dtype == b.dtype == np.float32 and a.size > 0 and b.size > 0
+    return (a.dtype == b.dtype == np.float32 and _kernel[0] != "portable"
+            and a.size > 0 and b.size > 0)
 
 
 def matmul(a, b):
@@ -37,7 +64,8 @@ def matmul(a, b):
         if (n >= 24 and m * n * k >= 64 ** 3 and b.shape[-2] == k
                 and (not lead_a or not lead_b or lead_a == lead_b)):
             out = np.empty(lead_a + (m, n) if lead_a else lead_b + (m, n), dtype=np.float32)
-            _C.gemm(a.reshape((-1, m, k)), b.reshape((-1, k, n)), out.reshape((-1, m, n)))
+            _C.gemm(a.reshape((-1, m, k)), b.reshape((-1, k, n)), out.reshape((-1, m, n)),
+                    kernel=_kernel[0])
             return out
     return np.matmul(a, b)
 
@@ -58,7 +86,7 @@ def conv2d_forward(x, w, bias, g, save_for_weight_grad=False):
     y = np.empty(g.output_shape, dtype=np.float32)
     # product z = image * groups + group: weights and bias are indexed z % groups
     _C.gemm_im2col(reference.weight_matrix(w, g), x, y.reshape(g.n * g.groups, g.og, g.oh * g.ow), g,
-                   None if bias is None else bias.reshape(g.groups, g.og))
+                   None if bias is None else bias.reshape(g.groups, g.og), kernel=_kernel[0])
     return y, (x if save_for_weight_grad else None)
 
 
@@ -68,7 +96,8 @@ def conv2d_grad_input(gy, w, g):
         return reference.conv2d_grad_input(gy, w, g, col2im=col2im)
     gx = np.empty(g.input_shape, dtype=np.float32)
     _C.gemm_col2im(reference.weight_matrix(w, g).transpose(0, 2, 1),
-                   np.ascontiguousarray(gy).reshape(g.n * g.groups, g.og, g.oh * g.ow), gx, g)
+                   np.ascontiguousarray(gy).reshape(g.n * g.groups, g.og, g.oh * g.ow), gx, g,
+                   kernel=_kernel[0])
     return gx
 
 
@@ -80,9 +109,10 @@ def conv2d_grad_weight(gy, saved, g):
     gw = np.empty((g.groups, g.og, g.cg * g.kh * g.kw), dtype=np.float32)
     # C has `groups` batches against n * groups products: the GEMM sums over images
     if saved.ndim == 4:
-        _C.gemm_im2col(gy, saved, gw, g, transposed=True)
+        _C.gemm_im2col(gy, saved, gw, g, transposed=True, kernel=_kernel[0])
     else:
-        _C.gemm(gy, saved.reshape(g.n * g.groups, g.cg * g.kh * g.kw, g.oh * g.ow).transpose(0, 2, 1), gw)
+        _C.gemm(gy, saved.reshape(g.n * g.groups, g.cg * g.kh * g.kw, g.oh * g.ow).transpose(0, 2, 1), gw,
+                kernel=_kernel[0])
     return gw.reshape(g.weight_shape)
 
 
@@ -100,3 +130,28 @@ def avg_pool2d_forward(x, g, count_include_pad=True):
 
 def avg_pool2d_backward(gy, g, count_include_pad=True):
     return _C.avg_pool2d_backward(gy, g, count_include_pad)
+
+
+# ---- optimizer updates: one fused pass per parameter, on the pool -----------------
+
+def _fused(arrays):
+    """The extension's loops take one float dtype, contiguous; anything else (a
+    gradient of another dtype, say) runs the reference's array expressions."""
+    dt = arrays[0].dtype
+    return dt in (np.float32, np.float64) and all(
+        a.dtype == dt and a.flags.c_contiguous for a in arrays)
+
+
+def sgd_update(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first):
+    fn = _C.sgd_update if _fused((p, g, buf)) else reference.sgd_update
+    fn(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first)
+
+
+def adam_update(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, step):
+    fn = _C.adam_update if _fused((p, g, m, v, vmax)) else reference.adam_update
+    fn(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, step)
+
+
+def rmsprop_update(p, g, sq, buf, lr, alpha, eps, weight_decay, momentum):
+    fn = _C.rmsprop_update if _fused((p, g, sq, buf)) else reference.rmsprop_update
+    fn(p, g, sq, buf, lr, alpha, eps, weight_decay, momentum)

@@ -174,3 +174,8 @@ def avg_pool2d_backward(gy, g, count_include_pad=True):
 
 
 VERSION = numba.__version__
+
+
+from .threads import apply_to_numba  # noqa: E402
+
+apply_to_numba()   # a set_num_threads made before numba loaded

@@ -16,7 +16,7 @@ from autograd import kernels as K
 from autograd.kernels import cuda as KC
 from autograd.kernels import reference as R
 from autograd.kernels.device import nvrtc_status
-from test_kernels import CONV_CASES, POOL_CASES, _conv_case, _pool_case
+from test_kernels import CONV_CASES, OPTIMIZERS, POOL_CASES, _conv_case, _pool_case
 
 import cuda_emulator
 from cuda_emulator.driver import EmulatedDriver
@@ -263,20 +263,6 @@ def test_tall_and_deep_batched_products_step_through_the_grid(dev, monkeypatch):
     b = rng.standard_normal((5, 9, 33)).astype(np.float32)
     _check_matmul(dev, a, b, np.float32)
     _check_matmul(dev, a.astype(np.float64)[:, :300], b.astype(np.float64), np.float64)
-
-
-OPTIMIZERS = {
-    "sgd": lambda k, p, g, s: k.sgd_update(p, g, s[0], 0.1, 0.0, 0.0, 0.01, False, True),
-    "sgd_nesterov": lambda k, p, g, s: k.sgd_update(p, g, s[0], 0.1, 0.9, 0.0, 0.01, True, False),
-    "sgd_damped": lambda k, p, g, s: k.sgd_update(p, g, s[0], 0.1, 0.9, 0.3, 0.0, False, False),
-    "adam": lambda k, p, g, s: k.adam_update(p, g, s[0], s[1], s[1], 1e-2, 0.9, 0.999, 1e-8,
-                                             0.01, False, False, 3),
-    "adamw_amsgrad": lambda k, p, g, s: k.adam_update(p, g, s[0], s[1], s[2], 1e-2, 0.8, 0.99,
-                                                      1e-6, 0.1, True, True, 2),
-    "rmsprop": lambda k, p, g, s: k.rmsprop_update(p, g, s[0], p, 1e-2, 0.9, 1e-8, 0.0, 0.0),
-    "rmsprop_momentum": lambda k, p, g, s: k.rmsprop_update(p, g, s[0], s[1], 1e-2, 0.9, 1e-8,
-                                                            0.05, 0.5),
-}
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

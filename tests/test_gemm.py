@@ -1,5 +1,5 @@
 """The C++ extension's float32 GEMM (autograd.kernels._C.gemm, gemm_im2col, gemm_col2im)
-against NumPy, on both micro-kernels this CPU can run."""
+against NumPy, on every micro-kernel this CPU can run."""
 import numpy as np
 import pytest
 
@@ -7,7 +7,9 @@ from autograd import kernels as K
 from autograd.kernels import reference as R
 
 _C = pytest.importorskip("autograd.kernels._C", reason="C++ extension not built")
-KERNELS = ["portable"] + (["avx512"] if _C.gemm_kernel() == "avx512" else [])
+KERNELS = list(_C.gemm_kernels())                        # fastest first, "portable" last
+SIMD = [k for k in KERNELS if k != "portable"] or [pytest.param(
+    "none", marks=pytest.mark.skip(reason="this CPU has no SIMD GEMM kernel (AVX2 or AVX-512)"))]
 
 
 def assert_close(got, want, rtol=1e-5):
@@ -21,13 +23,17 @@ def _rand(rng, *shape):
     return rng.standard_normal(shape).astype(np.float32)
 
 
-# (batch A, batch B, batch C, M, K, N): tile edges (8 x 48), the 384-deep and
-# 128-row blocks, more than 3072 columns, broadcast operands, summed batches
+# (batch A, batch B, batch C, M, K, N): tile edges (8 x 48 for AVX-512, 6 x 16
+# for AVX2, 4 x 16 portable), the 256/384-deep and 64/96/128-row blocks, more
+# than 3072 columns, broadcast operands, summed batches
 SHAPES = [
     (1, 1, 1, 1, 1, 1),
     (1, 1, 1, 7, 5, 3),
     (1, 1, 1, 8, 48, 48),
     (1, 1, 1, 9, 49, 47),
+    (1, 1, 1, 6, 16, 16),
+    (1, 1, 1, 13, 257, 33),
+    (1, 1, 1, 97, 300, 15),
     (1, 1, 1, 130, 400, 97),
     (1, 1, 1, 17, 20, 3100),
     (3, 3, 3, 13, 29, 51),
@@ -146,14 +152,52 @@ def test_conv_products_check_the_image():
         _C.gemm_im2col(a, np.zeros((1, 2, 5, 5), np.float32), y, g[:5])
 
 
-def test_the_cpp_backend_runs_its_gemm_on_every_conv_case(monkeypatch):
-    """The conv kernels through the GEMM, also where it is not the default
-    (a CPU without AVX-512 runs the portable micro-kernel here)."""
+@pytest.mark.parametrize("kernel", SIMD)
+def test_the_cpp_backend_runs_its_gemm_on_every_conv_case(kernel):
+    """The conv kernels through the GEMM on each SIMD micro-kernel, also those
+    that are not this CPU's default."""
     from autograd.kernels import cpp
     from test_kernels import CONV_CASES as SMALL, _conv_case
-    monkeypatch.setattr(cpp, "GEMM", True)
-    for case in SMALL:
-        x, w, b, g = _conv_case(case, np.float32, seed=3)
+    spy = _Spy()
+    with cpp.use_gemm_kernel(kernel), spy.watching(cpp):
+        _conv_cases(cpp, SMALL, _conv_case)
+    assert spy.kernels == {kernel}      # every product ran on the kernel asked for
+
+
+class _Spy:
+    """Stands in for the extension module in kernels/cpp.py, noting the kernel
+    each GEMM call asked for and passing it on."""
+
+    def __init__(self):
+        self.kernels, self.calls = set(), []
+
+    def __getattr__(self, name):
+        fn = getattr(_C, name)
+
+        def call(*args, **kwargs):
+            if name.startswith("gemm"):
+                self.kernels.add(kwargs.get("kernel", "auto"))
+                self.calls.append((name, [getattr(x, "shape", None) for x in args[:3]]))
+            return fn(*args, **kwargs)
+        return call
+
+    def watching(self, module):
+        import contextlib
+
+        @contextlib.contextmanager
+        def swapped():
+            real = module._C
+            module._C = self
+            try:
+                yield self
+            finally:
+                module._C = real
+        return swapped()
+
+
+def _conv_cases(cpp, cases, make):
+    for case in cases:
+        x, w, b, g = make(case, np.float32, seed=3)
         gy = np.random.default_rng(4).standard_normal(g.output_shape).astype(np.float32)
         x64, w64, gy64 = (a.astype(np.float64) for a in (x, w, gy))
         y_ref, cols = R.conv2d_forward(x64, w64, b.astype(np.float64), g, True)
@@ -192,32 +236,60 @@ def test_float32_matmul_matches_numpy_on_every_backend(shapes, trans):
         assert_close(got, want)
 
 
-def test_matmul_takes_the_gemm_where_it_is_faster(monkeypatch):
+@pytest.mark.parametrize("kernel", SIMD)
+def test_matmul_takes_the_gemm_where_it_is_faster(kernel):
     from autograd.kernels import cpp
-    monkeypatch.setattr(cpp, "GEMM", True)
-    calls = []
-    monkeypatch.setattr(cpp, "_C", type("Spy", (), {
-        "gemm": staticmethod(lambda *args: calls.append([x.shape for x in args]) or
-                             _C.gemm(*args, kernel="portable"))}))
+    spy = _Spy()
     a, b = np.ones((64, 64), np.float32), np.ones((64, 96), np.float32)
-    np.testing.assert_array_equal(cpp.matmul(a, b), np.full((64, 96), 64, np.float32))
-    assert calls == [[(1, 64, 64), (1, 64, 96), (1, 64, 96)]]
-    for small in [(np.ones((8, 8), np.float32), np.ones((8, 8), np.float32)),    # tiny
-                  (np.ones((64, 64), np.float32), np.ones((64, 10), np.float32)),  # narrow
-                  (np.ones((64, 64)), np.ones((64, 96)))]:                         # float64
-        cpp.matmul(*small)
-    assert len(calls) == 1
+    with cpp.use_gemm_kernel(kernel), spy.watching(cpp):
+        np.testing.assert_array_equal(cpp.matmul(a, b), np.full((64, 96), 64, np.float32))
+        assert spy.calls == [("gemm", [(1, 64, 64), (1, 64, 96), (1, 64, 96)])]
+        for small in [(np.ones((8, 8), np.float32), np.ones((8, 8), np.float32)),    # tiny
+                      (np.ones((64, 64), np.float32), np.ones((64, 10), np.float32)),  # narrow
+                      (np.ones((64, 64)), np.ones((64, 96)))]:                         # float64
+            cpp.matmul(*small)
+    assert len(spy.calls) == 1 and spy.kernels == {kernel}
+    with cpp.use_gemm_kernel("portable"), spy.watching(cpp):
+        cpp.matmul(a, b)                   # no SIMD kernel: NumPy's BLAS is faster
+    assert len(spy.calls) == 1
 
 
-def test_conv_backward_refuses_an_input_changed_after_forward(monkeypatch):
+def test_the_gemm_kernel_is_chosen_by_name_and_checked():
+    from autograd.kernels import cpp
+    assert cpp.gemm_kernel() in KERNELS
+    with pytest.raises(ValueError, match=r"use_gemm_kernel='sse'.*runs the GEMM kernels"):
+        with cpp.use_gemm_kernel("sse"):
+            pass
+    with cpp.use_gemm_kernel("portable"):
+        assert cpp.gemm_kernel() == "portable"
+    for name in {"avx512", "avx2"} - set(KERNELS):      # what this CPU cannot run
+        with pytest.raises(RuntimeError, match="cannot run"):
+            _C.gemm(np.zeros((1, 2, 2), np.float32), np.zeros((1, 2, 2), np.float32),
+                    np.zeros((1, 2, 2), np.float32), kernel=name)
+
+
+def test_the_environment_forces_a_kernel_and_a_bad_name_fails_at_import():
+    import subprocess
+    import sys
+    code = "from autograd.kernels import cpp; print(cpp.gemm_kernel())"
+    for name in KERNELS:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env=dict(__import__("os").environ, AUTOGRAD_GEMM_KERNEL=name))
+        assert out.stdout.strip() == name, out.stderr
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(__import__("os").environ, AUTOGRAD_GEMM_KERNEL="avx1024"))
+    assert out.returncode != 0 and "AUTOGRAD_GEMM_KERNEL='avx1024'" in out.stderr
+
+
+@pytest.mark.parametrize("kernel", SIMD)
+def test_conv_backward_refuses_an_input_changed_after_forward(kernel):
     """The GEMM path keeps x itself for the weight gradient, not a copy:
     the tape's version check must see an in-place change to it."""
     import autograd as ag
     from autograd.kernels import cpp
-    monkeypatch.setattr(cpp, "GEMM", True)
     x = ag.randn(2, 3, 6, 6)                       # float32, no grad: may change in place
     w = ag.randn(4, 3, 3, 3, requires_grad=True)
-    with K.use_cpu_backend("cpp"):
+    with K.use_cpu_backend("cpp"), cpp.use_gemm_kernel(kernel):
         y = ag.conv2d(x, w, padding=1)
         x += 1
         with pytest.raises(RuntimeError, match="modified by an in-place operation"):

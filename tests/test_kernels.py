@@ -368,3 +368,62 @@ def test_against_pytorch():
             ref = F.avg_pool2d(torch.tensor(x), k, s, p, ceil_mode=ceil, count_include_pad=include)
             ours = ag.avg_pool2d(ag.tensor(x), k, s, p, ceil, count_include_pad=include)
             np.testing.assert_allclose(ours.numpy(), ref.numpy(), rtol=1e-12)
+
+
+# ---- optimizer updates --------------------------------------------------------
+
+# rule -> a call of the kernel module k's update on parameter p, gradient g, state s
+OPTIMIZERS = {
+    "sgd": lambda k, p, g, s: k.sgd_update(p, g, s[0], 0.1, 0.0, 0.0, 0.01, False, True),
+    "sgd_nesterov": lambda k, p, g, s: k.sgd_update(p, g, s[0], 0.1, 0.9, 0.0, 0.01, True, False),
+    "sgd_damped": lambda k, p, g, s: k.sgd_update(p, g, s[0], 0.1, 0.9, 0.3, 0.0, False, False),
+    "adam": lambda k, p, g, s: k.adam_update(p, g, s[0], s[1], s[1], 1e-2, 0.9, 0.999, 1e-8,
+                                             0.01, False, False, 3),
+    "adamw_amsgrad": lambda k, p, g, s: k.adam_update(p, g, s[0], s[1], s[2], 1e-2, 0.8, 0.99,
+                                                      1e-6, 0.1, True, True, 2),
+    "rmsprop": lambda k, p, g, s: k.rmsprop_update(p, g, s[0], p, 1e-2, 0.9, 1e-8, 0.0, 0.0),
+    "rmsprop_momentum": lambda k, p, g, s: k.rmsprop_update(p, g, s[0], s[1], 1e-2, 0.9, 1e-8,
+                                                            0.05, 0.5),
+}
+OPTIMIZER_BACKENDS = [b for b in K.implemented_by("sgd_update") if b != "numpy"]
+
+
+@pytest.mark.parametrize("backend", OPTIMIZER_BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rule", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("n", [7, 300_001])        # one thread; several
+def test_optimizer_updates_match_the_reference(backend, rule, dtype, n):
+    rng = np.random.default_rng(6)
+    p, g = (rng.standard_normal(n).astype(dtype) for _ in range(2))
+    state = [np.abs(rng.standard_normal(n)).astype(dtype) for _ in range(3)]
+    want_p, want_state = p.copy(), [s.copy() for s in state]
+    OPTIMIZERS[rule](R, want_p, g, want_state)
+    with K.use_cpu_backend(backend):
+        OPTIMIZERS[rule](K, p, g, state)
+        _ran(["sgd_update", "adam_update", "rmsprop_update"], backend)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(p, want_p, **tol)
+    for got, want in zip(state, want_state):
+        np.testing.assert_allclose(got, want, **tol)
+
+
+def test_optimizer_updates_check_their_operands():
+    _C = pytest.importorskip("autograd.kernels._C", reason="C++ extension not built")
+    p, g = np.zeros(4, np.float32), np.zeros(4, np.float32)
+    with pytest.raises(ValueError, match=r"sgd_update: grad has 3 elements \(parameter: \(4,\) float32\)"):
+        _C.sgd_update(p, g[:3].copy(), p, 0.1, 0.9, 0.0, 0.0, False, True)
+    with pytest.raises(ValueError, match="adam_update: exp_avg_sq has dtype float64"):
+        _C.adam_update(p, g, p, np.zeros(4), p, 0.1, 0.9, 0.99, 1e-8, 0.0, False, False, 1)
+    with pytest.raises(ValueError, match="rmsprop_update: grad is not contiguous"):
+        _C.rmsprop_update(p, np.zeros(8, np.float32)[::2], p.copy(), p, 0.1, 0.9, 1e-8, 0.0, 0.0)
+    ro = p.copy()
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="sgd_update: param is read-only"):
+        _C.sgd_update(ro, g, ro, 0.1, 0.0, 0.0, 0.0, False, True)
+    with pytest.raises(TypeError, match="float32 or float64 parameter, got int64"):
+        _C.sgd_update(np.zeros(4, np.int64), g, g, 0.1, 0.0, 0.0, 0.0, False, True)
+    # through the kernel layer, operands the loops cannot take run the reference
+    from autograd.kernels import cpp
+    p64 = np.ones(4)
+    cpp.sgd_update(p64, np.ones(4, np.float32), p64, 0.5, 0.0, 0.0, 0.0, False, True)
+    np.testing.assert_array_equal(p64, 0.5)

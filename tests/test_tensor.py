@@ -149,7 +149,7 @@ def test_build_info_names_the_backends():
     assert info["numpy"] is True
     assert set(info) >= {"numpy", "cpp", "numba", "cuda"}
     if info["cpp"]:
-        assert info["cpp_gemm"] in ("avx512", "portable")
+        assert info["cpp_gemm"] in ("avx512", "avx2", "portable")
 
 
 broadcastable = hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4,

@@ -1,0 +1,182 @@
+#pragma once
+// The GEMM's operands and how each is packed for the micro-kernels (gemm_micro.h):
+// A into mr-row panels, B into nr-column panels, both zero-padded to whole
+// panels. B is either a strided matrix or the im2col matrix of an image, read
+// straight from the image (no im2col buffer).
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+
+namespace csrc {
+namespace gemm {
+
+using i64 = int64_t;
+
+struct View {                  // element (z, i, j) at p + (z % batch) * bs + i * rs + j * cs
+  const float *p;
+  i64 batch, bs, rs, cs;
+  const float *at(i64 z, i64 i, i64 j) const { return p + (z % batch) * bs + i * rs + j * cs; }
+};
+
+// 64-byte aligned packing scratch, one per thread, kept between calls and grown
+// on demand (fresh pages on every call cost more than a small GEMM).
+class Scratch {
+  std::unique_ptr<float, void (*)(void *)> p_{nullptr, std::free};
+  i64 size_ = 0;
+
+ public:
+  float *get(i64 n) {
+    if (n > size_) {
+      const size_t bytes = ((size_t(n) * sizeof(float) + 63) / 64) * 64;
+      p_.reset(static_cast<float *>(std::aligned_alloc(64, bytes)));
+      size_ = p_ ? n : 0;
+      if (!p_) throw std::bad_alloc();
+    }
+    return p_.get();
+  }
+};
+
+// A block (mc x kc) into mr-row panels: panel r holds a[k][r] at k*mr + r.
+inline void pack_a(const float *a, i64 rs, i64 cs, i64 mc, i64 kc, int mr, float *dst) {
+  for (i64 i0 = 0; i0 < mc; i0 += mr, dst += mr * kc) {
+    const i64 m = std::min<i64>(mr, mc - i0);
+    if (m < mr) std::memset(dst, 0, sizeof(float) * mr * kc);
+    if (cs == 1) {
+      for (i64 i = 0; i < m; ++i) {
+        const float *src = a + (i0 + i) * rs;
+        for (i64 k = 0; k < kc; ++k) dst[k * mr + i] = src[k];
+      }
+    } else {
+      for (i64 k = 0; k < kc; ++k) {
+        const float *src = a + i0 * rs + k * cs;
+        for (i64 i = 0; i < m; ++i) dst[k * mr + i] = src[i * rs];
+      }
+    }
+  }
+}
+
+// The B operands. Each packs its block (k0.., j0..) of product z into nr-column
+// panels: a panel holds b[k][j] at k*nr + j.
+
+struct StridedB {              // a strided matrix per product
+  View b;
+  void pack(i64 z, i64 k0, i64 kc, i64 j0, i64 nc, int nr, float *dst) const {
+    const float *src0 = b.at(z, k0, j0);
+    for (i64 jp = 0; jp < nc; jp += nr, dst += nr * kc) {
+      const i64 n = std::min<i64>(nr, nc - jp);
+      if (n < nr) std::memset(dst, 0, sizeof(float) * nr * kc);
+      if (b.cs == 1) {
+        for (i64 k = 0; k < kc; ++k)
+          std::memcpy(dst + k * nr, src0 + k * b.rs + jp, sizeof(float) * n);
+      } else {
+        for (i64 j = 0; j < n; ++j) {
+          const float *src = src0 + (jp + j) * b.cs;
+          for (i64 k = 0; k < kc; ++k) dst[k * nr + j] = src[k * b.rs];
+        }
+      }
+    }
+  }
+};
+
+// How the im2col matrix of one image and group maps onto the image: rows
+// (channel, ki, kj), columns output pixels. Product z reads image z / groups,
+// group z % groups, whose channels start at image + z * bs.
+struct ConvMap {
+  i64 bs, h, w, kh, kw, sh, sw, pt, pl, dh, dw, ow;
+
+  struct Cursor {              // rows walked with counters: no division per row
+    i64 c, ki, kj;
+    void next(const ConvMap &g) {
+      if (++kj == g.kw) {
+        kj = 0;
+        if (++ki == g.kh) ki = 0, ++c;
+      }
+    }
+  };
+  Cursor cursor(i64 r) const { return Cursor{r / (kh * kw), r / kw % kh, r % kw}; }
+
+  // Entries t = 0 .. count-1 of row `at` from output pixel (oy, ox) on:
+  // inside(t0, t1, offset) for the runs that fall in the plane (entry t0 + u at
+  // plane offset + u * sw), outside(t0, t1) for those in the padding.
+  template <class Inside, class Outside>
+  void walk(const Cursor &at, i64 oy, i64 ox, i64 count, Inside inside, Outside outside) const {
+    i64 t = 0;
+    while (t < count) {
+      const i64 run = std::min(count - t, ow - ox);
+      const i64 iy = oy * sh - pt + at.ki * dh, ix0 = ox * sw - pl + at.kj * dw;
+      if (iy < 0 || iy >= h) {
+        outside(t, t + run);
+      } else {                 // ix0 + u * sw inside [0, w) for u in [lo, hi)
+        i64 lo, hi;
+        if (sw == 1) {         // (no division on the common path)
+          lo = ix0 >= 0 ? 0 : -ix0;
+          hi = w - ix0;
+        } else {
+          lo = ix0 >= 0 ? 0 : (sw - 1 - ix0) / sw;
+          hi = ix0 >= w ? 0 : (w - ix0 + sw - 1) / sw;
+        }
+        lo = std::min(run, lo);
+        hi = std::max(lo, std::min(run, hi));
+        outside(t, t + lo);
+        inside(t + lo, t + hi, at.c * h * w + iy * w + ix0 + lo * sw);
+        outside(t + hi, t + run);
+      }
+      t += run;
+      ox = 0;
+      ++oy;
+    }
+  }
+};
+
+// B = the im2col matrix of x, or its transpose (weight gradients).
+struct Im2colB {
+  const float *x;
+  ConvMap g;
+  bool transposed;
+
+  // `count` entries of row `at` from output pixel (oy, ox) on, to dst[0], dst[step], ...
+  // (Contiguous: a compile-time step of 1, so the copy vectorizes.)
+  template <bool Contiguous>
+  void gather(const float *img, const ConvMap::Cursor &at, i64 oy, i64 ox, i64 count,
+              float *dst, i64 step) const {
+    if (Contiguous) step = 1;
+    const i64 sw = g.sw;
+    g.walk(at, oy, ox, count,
+           [&](i64 t0, i64 t1, i64 offset) {
+             const float *src = img + offset;
+             if (sw == 1)
+               for (i64 t = t0; t < t1; ++t) dst[t * step] = src[t - t0];
+             else
+               for (i64 t = t0; t < t1; ++t) dst[t * step] = src[(t - t0) * sw];
+           },
+           [&](i64 t0, i64 t1) {
+             for (i64 t = t0; t < t1; ++t) dst[t * step] = 0.0f;
+           });
+  }
+
+  void pack(i64 z, i64 k0, i64 kc, i64 j0, i64 nc, int nr, float *dst) const {
+    const float *img = x + z * g.bs;
+    for (i64 jp = 0; jp < nc; jp += nr, dst += nr * kc) {
+      const i64 n = std::min<i64>(nr, nc - jp);
+      if (!transposed) {       // rows k0.., pixels j0 + jp..
+        const i64 oy = (j0 + jp) / g.ow, ox = (j0 + jp) % g.ow;
+        ConvMap::Cursor at = g.cursor(k0);
+        for (i64 k = 0; k < kc; ++k, at.next(g)) {
+          gather<true>(img, at, oy, ox, n, dst + k * nr, 1);
+          std::fill(dst + k * nr + n, dst + (k + 1) * nr, 0.0f);
+        }
+      } else {                 // pixels k0.., rows j0 + jp..
+        if (n < nr) std::memset(dst, 0, sizeof(float) * nr * kc);
+        const i64 oy = k0 / g.ow, ox = k0 % g.ow;
+        ConvMap::Cursor at = g.cursor(j0 + jp);
+        for (i64 j = 0; j < n; ++j, at.next(g)) gather<false>(img, at, oy, ox, kc, dst + j, nr);
+      }
+    }
+  }
+};
+
+}  // namespace gemm
+}  // namespace csrc
