@@ -35,6 +35,9 @@ namespace {
 constexpr auto kSpin = std::chrono::microseconds(50);
 
 using Body = std::function<void(int64_t, int64_t, int)>;
+using Clock = std::chrono::steady_clock;
+constexpr Clock::duration kFirstBackoff = std::chrono::milliseconds(50);
+constexpr Clock::duration kLastBackoff = std::chrono::milliseconds(1600);
 thread_local bool inside_pool = false;    // set in workers and in a caller mid-job
 
 template <class Ready>
@@ -70,9 +73,11 @@ class Pool {
       generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
+    const auto start = Clock::now();
     inside_pool = true;
     work(0);
     inside_pool = false;
+    const auto own_done = Clock::now();
     std::exception_ptr error;
     {
       std::unique_lock<std::mutex> lock(mutex_);
@@ -86,7 +91,13 @@ class Pool {
       error = error_;
       body_ = nullptr;
     }
+    judge(start, own_done, Clock::now());
     if (error) std::rethrow_exception(error);
+  }
+
+  // Whether jobs should go parallel now (see judge).
+  bool parallel_now() const {
+    return Clock::now().time_since_epoch().count() >= solo_until_.load(std::memory_order_relaxed);
   }
 
  private:
@@ -95,6 +106,22 @@ class Pool {
       const int index = ++started_;
       std::thread([this, index] { loop(index); }).detach();
     }
+  }
+
+  // A worker the OS has descheduled while it holds a chunk makes the caller
+  // wait for a whole time slice (milliseconds): with a busy neighbour process
+  // on a 2-core machine that made two threads 2x slower than one. When the
+  // caller waited longer than it worked, the next jobs run on the caller alone
+  // for a while (50 ms, doubling to 1.6 s while it keeps happening); then one
+  // parallel job probes again. A quiet machine never waits that long.
+  void judge(Clock::time_point start, Clock::time_point own_done, Clock::time_point end) {
+    const auto worked = own_done - start, waited = end - own_done;
+    if (waited < std::chrono::microseconds(200) || waited < worked) {
+      backoff_ = kFirstBackoff;
+      return;
+    }
+    solo_until_.store((end + backoff_).time_since_epoch().count(), std::memory_order_relaxed);
+    backoff_ = std::min(backoff_ * 2, kLastBackoff);
   }
 
   // Chunks until none are left (or a body threw).
@@ -145,6 +172,8 @@ class Pool {
   int helpers_ = 0, active_ = 0, started_ = 0;
   bool open_ = false;
   std::exception_ptr error_;
+  std::atomic<Clock::rep> solo_until_{0};       // no parallel jobs before this time
+  Clock::duration backoff_ = kFirstBackoff;     // guarded by run_mutex_
 };
 
 std::atomic<Pool *> the_pool{nullptr};
@@ -197,7 +226,7 @@ void parallel_for(int64_t items, int64_t chunk, int threads, const Body &body) {
   chunk = std::max<int64_t>(chunk, 1);
   const int64_t chunks = (items + chunk - 1) / chunk;
   threads = int(std::min<int64_t>(std::min(threads, num_threads()), chunks));
-  if (threads <= 1 || inside_pool) {
+  if (threads <= 1 || inside_pool || !pool().parallel_now()) {
     body(0, items, 0);
     return;
   }

@@ -54,20 +54,40 @@ def _use_gemm(a, b):
             and a.size > 0 and b.size > 0)
 
 
+# OpenBLAS runs a product of up to 64^3 multiply-adds on the calling thread and
+# wakes its own pool above that. Once woken, those threads spin-wait, against
+# ours and against other processes: beside one busy process, an MLP step that
+# let OpenBLAS thread its one narrow product took 8 ms instead of 4 (2-core EPYC).
+BLAS_ONE_THREAD = 64 ** 3
+
+
 def matmul(a, b):
     """NumPy's matmul rules. Tiny or narrow products stay on NumPy (measured: below
     64^3 multiply-adds the call costs more than the arithmetic; under 24 columns
-    most of the 48-wide tile is idle), as do batches that broadcast both ways."""
+    most of the kernel's tile is idle), as do batches that broadcast both ways."""
     if _use_gemm(a, b) and a.ndim >= 2 and b.ndim >= 2:
         (m, k), n = a.shape[-2:], b.shape[-1]
         lead_a, lead_b = a.shape[:-2], b.shape[:-2]
-        if (n >= 24 and m * n * k >= 64 ** 3 and b.shape[-2] == k
-                and (not lead_a or not lead_b or lead_a == lead_b)):
-            out = np.empty(lead_a + (m, n) if lead_a else lead_b + (m, n), dtype=np.float32)
-            _C.gemm(a.reshape((-1, m, k)), b.reshape((-1, k, n)), out.reshape((-1, m, n)),
-                    kernel=_kernel[0])
-            return out
+        if m * n * k >= BLAS_ONE_THREAD and b.shape[-2] == k:
+            if n >= 24 and (not lead_a or not lead_b or lead_a == lead_b):
+                out = np.empty(lead_a + (m, n) if lead_a else lead_b + (m, n), dtype=np.float32)
+                _C.gemm(a.reshape((-1, m, k)), b.reshape((-1, k, n)), out.reshape((-1, m, n)),
+                        kernel=_kernel[0])
+                return out
+            if a.ndim == b.ndim == 2:
+                return _rows_on_one_thread(a, b)
     return np.matmul(a, b)
+
+
+def _rows_on_one_thread(a, b):
+    """``a @ b`` in row blocks that OpenBLAS runs on this thread (a narrow
+    product: 2x the time on a quiet machine, ~15 us, and never its pool)."""
+    (m, k), n = a.shape, b.shape[1]
+    rows = max(1, BLAS_ONE_THREAD // (k * n))
+    out = np.empty((m, n), dtype=np.result_type(a, b))
+    for i in range(0, m, rows):
+        np.matmul(a[i:i + rows], b, out=out[i:i + rows])
+    return out
 
 
 def im2col(x, g):

@@ -294,3 +294,21 @@ def test_conv_backward_refuses_an_input_changed_after_forward(kernel):
         x += 1
         with pytest.raises(RuntimeError, match="modified by an in-place operation"):
             y.sum().backward()
+
+
+def test_narrow_products_never_wake_the_blas_pool(monkeypatch):
+    """A narrow product too big for OpenBLAS to keep on the calling thread runs
+    in row blocks that each stay under its threading threshold."""
+    from autograd.kernels import cpp
+    sizes, real = [], np.matmul
+
+    def spy(x, y, **kw):
+        sizes.append(x.shape[-2] * x.shape[-1] * y.shape[-1])
+        return real(x, y, **kw)
+    rng = np.random.default_rng(1)
+    a, b = _rand(rng, 128, 784), _rand(rng, 784, 10)
+    monkeypatch.setattr(cpp.np, "matmul", spy)
+    got = cpp.matmul(a, b)
+    monkeypatch.undo()
+    assert len(sizes) > 1 and max(sizes) <= cpp.BLAS_ONE_THREAD
+    assert_close(got, a.astype(np.float64) @ b)
