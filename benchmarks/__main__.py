@@ -2,19 +2,74 @@
 
     python -m benchmarks [--device cpu|cuda|all] [--quick] [--out DIR]
                          [--only kernels,training,overhead,scaling] [--repeats N] [--no-torch]
+                         [--isa auto|all|avx2,avx512] [--tuned]
+
+Each engine runs in its own process (``benchmarks.worker``) with the
+environment this command has, as a user's program would. ``--isa all`` repeats
+the CPU runs with each SIMD ISA this CPU has forced on both engines (ours:
+AUTOGRAD_GEMM_KERNEL; PyTorch: ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA,
+MKL_ENABLE_INSTRUCTIONS), so an AVX-512 machine also gives the AVX2 figures.
+``--tuned`` adds a variant with the thread settings benchmarks used to make
+(idle OpenMP and OpenBLAS threads sleep at once), reported beside the default.
 
 Writes DIR/results.json (machine facts and every raw timing), DIR/results.md
 (the tables) and DIR/*.png (charts), and prints the tables.
 """
 import argparse
+import importlib.util
+import json
 import os
+import subprocess
 import sys
+import tempfile
 
-from . import kernels, overhead, report, scaling, training
-from .common import load_torch, machine_info, write_json
+from . import report
+from .common import machine_info, write_json
+from .worker import RUNNERS
 
-RUNNERS = {"kernels": kernels.run, "training": training.run, "overhead": overhead.run,
-           "scaling": scaling.run}
+TUNED = {"OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_THREAD_TIMEOUT": "4"}
+_TORCH_ISA = {"avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+                       "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+              "avx512": {"ATEN_CPU_CAPABILITY": "avx512", "ONEDNN_MAX_CPU_ISA": "AVX512_CORE",
+                         "MKL_ENABLE_INSTRUCTIONS": "AVX512"}}
+
+
+def isa_environment(engine, isa):
+    """The variables that force one ISA on an engine ('auto': none)."""
+    if isa == "auto":
+        return {}
+    return {"AUTOGRAD_GEMM_KERNEL": isa} if engine == "autograd" else dict(_TORCH_ISA[isa])
+
+
+def _isas(spec, parser):
+    from autograd.kernels import cpp
+    simd = [k for k in cpp.KERNELS if k != "portable"]
+    if spec == "auto":
+        return ["auto"]
+    wanted = simd if spec == "all" else [s.strip() for s in spec.split(",") if s.strip()]
+    bad = [s for s in wanted if s not in simd]
+    if bad or not wanted:
+        parser.error("--isa %s: this CPU runs %s" % (",".join(bad) or spec, ", ".join(simd) or "none"))
+    return wanted
+
+
+def run_worker(engine, section, device, args, repeats, refs, env):
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+        out = f.name
+    cmd = [sys.executable, "-m", "benchmarks.worker", "--engine", engine, "--section", section,
+           "--device", device, "--repeats", str(repeats), "--refs", refs, "--out", out]
+    if args.quick:
+        cmd.append("--quick")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run(cmd, env=dict(os.environ, **env), cwd=root, capture_output=True, text=True)
+    try:
+        if done.returncode != 0:
+            raise RuntimeError("the %s %s worker failed (%s):\n%s"
+                               % (engine, section, " ".join(cmd), done.stderr[-4000:]))
+        with open(out) as f:
+            return json.load(f)
+    finally:
+        os.unlink(out)
 
 
 def main(argv=None):
@@ -28,6 +83,10 @@ def main(argv=None):
                         help="comma-separated sections (default: all)")
     parser.add_argument("--repeats", type=int, default=None, help="timed runs (default 7, quick 3)")
     parser.add_argument("--no-torch", action="store_true", help="do not time PyTorch")
+    parser.add_argument("--isa", default="auto",
+                        help="CPU ISA forced on both engines: auto (each its own), all, or a list")
+    parser.add_argument("--tuned", action="store_true",
+                        help="also run with the thread settings %s" % TUNED)
     args = parser.parse_args(argv)
 
     sections = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -36,7 +95,7 @@ def main(argv=None):
         parser.error("unknown section(s) %s; choose from %s" % (unknown, ", ".join(RUNNERS)))
     import autograd as ag
     repeats = args.repeats or (3 if args.quick else 7)
-    torch = load_torch(not args.no_torch)
+    has_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
 
     devices, skipped = [], []
     if args.device in ("cpu", "all"):
@@ -49,17 +108,29 @@ def main(argv=None):
             parser.error("--device cuda: no usable GPU: " + gpu.reason)
         else:
             skipped.append("cuda: no usable GPU here: " + gpu.reason)
-    if torch is None:
+    if not has_torch:
         skipped.append("torch: not installed (pip install torch) or --no-torch")
+    isas = _isas(args.isa, parser)
+    variants = [("default", {})] + ([("tuned", TUNED)] if args.tuned else [])
+    engines = (["torch"] if has_torch else []) + ["autograd"]   # the peer first: ours checks against it
 
     results = []
-    for device in devices:
-        for name in sections:
-            print("running %s on %s ..." % (name, device), file=sys.stderr, flush=True)
-            results += RUNNERS[name](device, args.quick, repeats, torch)
+    with tempfile.TemporaryDirectory() as tmp:
+        for device in devices:
+            for isa in (isas if device == "cpu" else ["auto"]):
+                for variant, variant_env in variants:
+                    for section in sections:
+                        refs = os.path.join(tmp, "%s-%s-%s-%s.npz" % (device, isa, variant, section))
+                        for engine in engines:
+                            print("running %s on %s (%s, isa %s, %s) ..." % (section, device, engine,
+                                  isa, variant), file=sys.stderr, flush=True)
+                            env = dict(variant_env, **isa_environment(engine, isa))
+                            for r in run_worker(engine, section, device, args, repeats, refs, env):
+                                results.append(dict(r, isa=isa, variant=variant))
 
     payload = {"benchmark": "autograd-vs-torch", "quick": args.quick, "devices": devices,
                "sections": sections, "skipped": skipped, "machine": machine_info(),
+               "isas": isas, "variants": {name: env for name, env in variants},
                "results": results}
     report.validate(payload)
     os.makedirs(args.out, exist_ok=True)

@@ -11,11 +11,30 @@ import statistics
 import subprocess
 import time
 
+import numpy as np
 
-def sync_all():
-    from autograd.kernels import device
-    if device.cupy is not None:
-        device.cupy.cuda.Device().synchronize()
+
+class LazyModule:
+    """A module imported on first use. PyTorch's process must never load ours:
+    our extension tunes the process's allocator and starts its own threads,
+    which would change PyTorch's times."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __getattr__(self, attr):
+        import importlib
+        return getattr(importlib.import_module(self._name), attr)
+
+
+ag = LazyModule("autograd")
+K = LazyModule("autograd.kernels")
+
+
+def sync_all(device="cpu"):
+    if str(device).startswith("cuda"):
+        import cupy
+        cupy.cuda.Device().synchronize()
 
 
 def measure(fn, repeats=7, warmup=2, device="cpu", inner=1):
@@ -26,18 +45,17 @@ def measure(fn, repeats=7, warmup=2, device="cpu", inner=1):
     around each run on the current stream, read after synchronizing. Returns
     ``{first_call_s, median_s, min_s, max_s, runs_s}`` in seconds per call.
     """
-    sync_all()
+    sync_all(device)
     t0 = time.perf_counter()
     fn()
-    sync_all()
+    sync_all(device)
     first = time.perf_counter() - t0
     for _ in range(warmup):
         fn()
-    sync_all()
+    sync_all(device)
     times = []
     if str(device).startswith("cuda"):
-        from autograd.backend import cupy_or_raise
-        cp = cupy_or_raise()
+        import cupy as cp
         for _ in range(repeats):
             start, end = cp.cuda.Event(), cp.cuda.Event()
             start.record()
@@ -51,7 +69,6 @@ def measure(fn, repeats=7, warmup=2, device="cpu", inner=1):
             t0 = time.perf_counter()
             for _ in range(inner):
                 fn()
-            sync_all()
             times.append((time.perf_counter() - t0) / inner)
     return dict(first_call_s=first, **summary(times))
 
@@ -81,9 +98,19 @@ def _commit():
         return None
 
 
-def machine_info():
-    import numpy as np
+def cpu_isa():
+    """The widest vector ISA the CPU has, as our GEMM kernels name them."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        flags = []
+    if "avx512f" in flags:
+        return "avx512"
+    return "avx2" if {"avx2", "fma"} <= set(flags) else "baseline"
 
+
+def machine_info():
     import autograd
     info = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -92,15 +119,14 @@ def machine_info():
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "numpy": np.__version__,
+        "cpu_isa": cpu_isa(),
         "autograd_backends": {k: v for k, v in autograd.build_info().items()
-                              if k in ("numpy", "cpp", "numba", "cuda")},
+                              if k in ("numpy", "cpp", "numba", "cuda", "cpp_gemm", "cpp_build")},
+        "autograd_threads": autograd.get_num_threads(),
+        "environment": {k: os.environ[k] for k in sorted(os.environ)
+                        if k.startswith(("OMP_", "OPENBLAS_", "MKL_", "AUTOGRAD_", "ATEN_", "GOMP_"))},
     }
-    try:
-        import torch
-        info["torch"] = torch.__version__
-        info["torch_threads"] = torch.get_num_threads()
-    except ImportError:
-        info["torch"] = None
+    info["torch"] = _torch_version()
     try:
         import numba
         info["numba"] = numba.__version__
@@ -108,6 +134,15 @@ def machine_info():
         pass
     info.update(gpu_info())
     return info
+
+
+def _torch_version():
+    """PyTorch's version, read without importing it into this process."""
+    try:
+        from importlib.metadata import version
+        return version("torch")
+    except Exception:   # noqa: BLE001 - not installed
+        return None
 
 
 def gpu_info():
@@ -170,28 +205,57 @@ def agreement(ours, theirs, rtol):
 
 def to_numpy(x):
     """NumPy copy of one of our tensors, a PyTorch tensor or a CuPy array."""
-    import numpy as np
-
-    import autograd as ag
-    if isinstance(x, ag.Tensor):
-        return x.numpy()
-    if hasattr(x, "detach"):      # torch
+    if hasattr(x, "detach") and hasattr(x, "cpu"):   # torch
         return x.detach().cpu().numpy()
+    if hasattr(x, "numpy"):       # ours
+        return x.numpy()
     if hasattr(x, "get"):         # cupy
         return x.get()
     return np.asarray(x)
 
 
 def load_torch(enabled=True):
-    """PyTorch if it is installed (a peer to measure against, never a dependency)."""
+    """PyTorch if it is installed (a peer to measure against, never a dependency),
+    with its own defaults: no thread setting the user would not have."""
     if not enabled:
         return None
     try:
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(os.cpu_count())
     return torch
+
+
+class References:
+    """The peer's results, passed from its process to ours: a fixed sample of
+    each result's elements (the same positions on both sides), in an .npz."""
+    SAMPLE = 4096
+
+    def __init__(self, path):
+        self.path = path
+        self.data = {}
+        if path and os.path.exists(path):
+            with np.load(path, allow_pickle=False) as f:
+                self.data = dict(f)
+
+    def _sample(self, value):
+        flat = np.asarray(to_numpy(value), np.float64).ravel()
+        if flat.size <= self.SAMPLE:
+            return flat
+        return flat[np.random.default_rng(0).choice(flat.size, self.SAMPLE, replace=False)]
+
+    def put(self, key, value):
+        self.data[key] = self._sample(value)
+
+    def check(self, key, value, rtol):
+        """agreement() of our result with the peer's, or None without one."""
+        if key not in self.data:
+            return None
+        return agreement(self._sample(value), self.data[key], rtol)
+
+    def save(self):
+        if self.path:
+            np.savez(self.path, **self.data)
 
 
 def torch_device(torch, device):

@@ -12,8 +12,10 @@ RECORD_SCHEMA = {
     "flops": (int, float, type(None)), "bytes": (int, float, type(None)),
     "check": (dict, type(None)), "first_call_s": (float,), "median_s": (float,),
     "min_s": (float,), "max_s": (float,), "runs_s": (list,),
+    "isa": (str,), "variant": (str,), "engine_info": (dict,),
 }
-MACHINE_KEYS = ("date", "commit", "cpu", "cores", "python", "numpy", "torch", "autograd_backends")
+MACHINE_KEYS = ("date", "commit", "cpu", "cpu_isa", "cores", "python", "numpy", "torch",
+                "autograd_backends", "autograd_threads", "environment")
 
 
 def validate(payload):
@@ -48,8 +50,11 @@ def validate(payload):
     return True
 
 
+KEY = ("section", "workload", "phase", "device", "size", "isa", "variant")
+
+
 def _key(r):
-    return (r["section"], r["workload"], r["phase"], r["device"], r["size"])
+    return tuple(r[k] for k in KEY)
 
 
 def comparisons(results):
@@ -65,8 +70,7 @@ def comparisons(results):
         best = min(ours, key=lambda r: r["median_s"])
         peers = {r["engine"] if r["engine"] != "cupy" else r["impl"]: r
                  for r in rs if r["engine"] != "autograd"}
-        rows.append(dict(zip(("section", "workload", "phase", "device", "size"), key),
-                         ours=best, peers=peers))
+        rows.append(dict(zip(KEY, key), ours=best, peers=peers))
     return rows
 
 
@@ -92,8 +96,13 @@ def markdown(payload):
              "Machine: %s, %s cores%s; NumPy %s, PyTorch %s; commit %s; %s." % (
                  m["cpu"], m["cores"], (", GPU %s" % m["gpu"]) if m.get("gpu") else "",
                  m["numpy"], m["torch"], m["commit"], m["date"]),
-             "Median of the timed runs (warm-up and the first call excluded). "
-             "`ours / torch` below 1 means this engine is faster.", ""]
+             "Median of the timed runs (warm-up and the first call excluded). Each engine ran "
+             "alone in its own process. `ours / torch` below 1 means this engine is faster. "
+             "ISA: the one forced on both engines (`auto`: each its own; this CPU has %s). "
+             "env: `default` is the environment this command had%s." % (
+                 m["cpu_isa"], "; `tuned` adds %s" % ", ".join(
+                     "%s=%s" % kv for kv in payload.get("variants", {}).get("tuned", {}).items())
+                 if "tuned" in payload.get("variants", {}) else ""), ""]
     for skipped in payload["skipped"]:
         lines.append("Skipped: %s" % skipped)
     comps = comparisons(payload["results"])
@@ -107,7 +116,8 @@ def markdown(payload):
             other = [(k, v) for k, v in peers.items() if k != "torch"]
             check = best["check"]
             rows.append([c["workload"] + (" (n=%d)" % c["size"] if section == "scaling" else ""),
-                         c["phase"] or "", c["device"], "%s (%s)" % (_ms(best["median_s"]), best["impl"]),
+                         c["phase"] or "", c["device"], c["isa"], c["variant"],
+                         "%s (%s)" % (_ms(best["median_s"]), best["impl"]),
                          _rate(best), _ms(torch["median_s"]) if torch else "-",
                          "%.2f" % (best["median_s"] / torch["median_s"]) if torch else "-",
                          ", ".join("%s %s" % (k, _ms(v["median_s"])) for k, v in other) or "-",
@@ -115,7 +125,7 @@ def markdown(payload):
                                                     % check["max_rel_diff"])])
         if rows:
             lines += ["", "## " + section, "",
-                      markdown_table(["workload", "phase", "device", "ours (impl)", "rate",
+                      markdown_table(["workload", "phase", "device", "ISA", "env", "ours (impl)", "rate",
                                       "torch", "ours / torch", "others", "agree"], rows)]
     return "\n".join(lines) + "\n"
 
@@ -150,7 +160,8 @@ def charts(payload, out):
              for c in comps if "torch" in c["peers"] and c["section"] != "scaling"]
     if ratio:
         fig, ax = plt.subplots(figsize=(9, 0.3 * len(ratio) + 1.5))
-        labels = ["%s %s [%s]" % (c["workload"], c["phase"] or "", c["device"]) for c, _ in ratio]
+        labels = ["%s %s [%s %s %s]" % (c["workload"], c["phase"] or "", c["device"], c["isa"],
+                                        c["variant"]) for c, _ in ratio]
         ax.barh(labels, [v for _, v in ratio],
                 color=["tab:green" if v <= 1 else "tab:red" for _, v in ratio])
         ax.axvline(1.0, color="k", lw=1)
@@ -162,7 +173,8 @@ def charts(payload, out):
     # 2. GPU speed-up over the CPU, per workload (ours)
     by = {}
     for c in comps:
-        by.setdefault((c["section"], c["workload"], c["phase"], c["size"]), {})[c["device"]] = c
+        if c["isa"] == "auto" and c["variant"] == "default":
+            by.setdefault((c["section"], c["workload"], c["phase"], c["size"]), {})[c["device"]] = c
     speed = [(k, v["cpu"]["ours"]["median_s"] / v["cuda"]["ours"]["median_s"])
              for k, v in by.items() if "cpu" in v and "cuda" in v and k[0] != "scaling"]
     if speed:
@@ -181,7 +193,8 @@ def charts(payload, out):
             series = {}
             for r in payload["results"]:
                 if r["section"] == "scaling" and r["workload"] == wl:
-                    series.setdefault("%s %s" % (r["engine"], r["device"]), []).append(
+                    series.setdefault("%s %s %s %s" % (r["engine"], r["device"], r["isa"],
+                                                      r["variant"]), []).append(
                         (r["size"], r["median_s"] * 1e3))
             for label, pts in sorted(series.items()):
                 pts.sort()

@@ -86,3 +86,29 @@ def test_the_proof_kit_table_and_failure_rules():
     assert "| cuda tests | passed | 0.0 | a / b |" in gpu_proof._table([step])
     assert gpu_proof._pytest_counts("x\n3 passed, 2 skipped in 1s") == "3 passed, 2 skipped"
     assert gpu_proof._pytest_counts("") == "no summary line"
+
+
+def test_each_engine_ran_alone_in_its_own_process(quick_run):
+    _, payload = quick_run
+    for r in payload["results"]:
+        if r["engine"] in ("autograd", "torch"):
+            assert r["engine_info"]["loaded"] == [r["engine"]], (r["workload"], r["engine_info"])
+
+
+def test_every_simd_isa_is_forced_on_both_engines(tmp_path):
+    from autograd.kernels import cpp
+    simd = [k for k in cpp.KERNELS if k != "portable"]
+    if not simd:
+        pytest.skip("this CPU has no SIMD GEMM kernel")
+    payload = bench.main(["--quick", "--device", "cpu", "--repeats", "1", "--only", "overhead",
+                          "--isa", "all", "--tuned", "--out", str(tmp_path)])
+    assert payload["isas"] == simd
+    ours = [r for r in payload["results"] if r["engine"] == "autograd"]
+    assert {(r["isa"], r["variant"]) for r in ours} == {(i, v) for i in simd
+                                                       for v in ("default", "tuned")}
+    assert all(r["engine_info"]["gemm_kernel"] == r["isa"] for r in ours)
+    theirs = [r for r in payload["results"] if r["engine"] == "torch"]
+    assert all(r["engine_info"].get("cpu_capability", r["isa"]).lower().startswith(r["isa"][:4])
+               for r in theirs)
+    with pytest.raises(SystemExit):
+        bench.main(["--quick", "--device", "cpu", "--isa", "sse9", "--out", str(tmp_path)])
