@@ -21,6 +21,8 @@ import functools
 import inspect
 import threading
 
+import numpy as np
+
 from .kernels import device as _device
 from .kernels.device import array_module, device_scope
 from .tensor import Tensor
@@ -120,11 +122,17 @@ class Function:
     input's shape and casts them to its dtype.
     """
 
-    __slots__ = ("edges", "needs_input_grad", "input_meta", "output_meta", "_saved", "_to_save",
-                 "_non_differentiable", "_materialize", "_hooks", "released", "__dict__")
+    __slots__ = ("edges", "needs_input_grad", "input_meta", "output_meta", "_saved", "__dict__")
 
     _ctx_style = False       # set per subclass: forward/backward are staticmethods
     returns_view = False     # native ops whose output may share memory with input 0
+    # What a node has unless forward or a hook says otherwise: class defaults, so
+    # that recording an op does not set them one by one (per-op overhead)
+    _to_save = ()
+    _non_differentiable = ()
+    _materialize = True
+    _hooks = None
+    released = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -187,15 +195,11 @@ class Function:
     # ---- recording ----
     @classmethod
     def apply(cls, *inputs, **params):
+        # the path every op takes: kept to plain loops (per-op overhead)
         fn = cls.__new__(cls)
-        needs = tuple(isinstance(t, Tensor) and t.requires_grad for t in inputs)
+        needs = tuple([isinstance(t, Tensor) and t.requires_grad for t in inputs])
         fn.needs_input_grad = needs
-        fn._to_save = ()
-        fn._non_differentiable = ()
-        fn._materialize = True
-        fn._hooks = None
-        fn.released = False
-        record = is_grad_enabled() and any(needs)
+        record = True in needs and is_grad_enabled()
         if cls._ctx_style:
             with set_grad_enabled(False):
                 out = cls.forward(fn, *inputs, **params)
@@ -210,20 +214,34 @@ class Function:
             single = not isinstance(out, tuple)
             outs = (out,) if single else out
             seen_in, seen_out = arrays, outs
-            results = tuple(Tensor._wrap(o, record) for o in outs)
+            results = tuple([Tensor._wrap(o, record) for o in outs])
             if cls.returns_view and isinstance(inputs[0], Tensor) and _shares(outs[0], arrays[0]):
                 results[0]._counter = inputs[0]._counter
         if record:
-            fn.edges = tuple(_edge(t) for t in inputs)
-            fn.input_meta = tuple((t.array.shape, t.array.dtype) if isinstance(t, Tensor) else None
-                                  for t in inputs)
-            fn.output_meta = tuple((r.array.shape, r.array.dtype, array_module(r.array))
-                                   if isinstance(r, Tensor) else None for r in results)
-            fn._saved = _resolve(fn._to_save, inputs, seen_in, seen_out, results)
+            edges, meta = [], []
+            for t in inputs:
+                if isinstance(t, Tensor):
+                    a = t.array
+                    meta.append((a.shape, a.dtype))
+                    edges.append(_edge(t))
+                else:
+                    meta.append(None)
+                    edges.append(None)
+            fn.edges, fn.input_meta = tuple(edges), tuple(meta)
+            meta = []
             for i, r in enumerate(results):
-                if isinstance(r, Tensor) and r.requires_grad:
-                    r._node, r._output_nr = fn, i
-        fn._to_save = None
+                if isinstance(r, Tensor):
+                    a = r.array
+                    meta.append((a.shape, a.dtype, np if type(a) is np.ndarray else array_module(a)))
+                    if r.requires_grad:
+                        r._node, r._output_nr = fn, i
+                else:
+                    meta.append(None)
+            fn.output_meta = tuple(meta)
+            fn._saved = _resolve(fn._to_save, inputs, seen_in, seen_out, results) \
+                if fn._to_save else ()
+        if fn._to_save:
+            fn._to_save = ()
         return results[0] if single else results
 
     def _forward_arrays(self, arrays, params):
@@ -238,8 +256,8 @@ class Function:
             raise ValueError("%s: inputs of shapes %s: %s" % (cls.__name__, shapes, exc)) from exc
 
     def _release(self):
-        self.released = True
         self.__dict__.clear()
+        self.released = True
         self._saved = self.edges = None
 
 
@@ -277,10 +295,15 @@ def _resolve(values, inputs, seen_in, seen_out, results):
         if v is None:
             saved.append(None)
             continue
-        hits = [i for i, a in enumerate(seen_in) if a is v and isinstance(inputs[i], Tensor)]
-        fresh = [i for i in hits if i not in used]
-        if hits:
-            i = (fresh or hits)[0]
+        i = -1                 # the first input that is v and not used yet, else the first
+        for k, a in enumerate(seen_in):
+            if a is v and isinstance(inputs[k], Tensor):
+                if k not in used:
+                    i = k
+                    break
+                if i < 0:
+                    i = k
+        if i >= 0:
             used.add(i)
             saved.append(_Saved(_INPUT, inputs[i], inputs[i]._counter, i))
             continue

@@ -39,11 +39,18 @@ def result_dtype(args, true_divide=False):
 
 def promoted_args(*args, true_divide=False):
     """``as_tensor_args``, then every tensor cast (differentiably) to the promoted dtype."""
-    from .elementwise import cast
     args = as_tensor_args(*args)
-    dtypes = {a.array.dtype for a in args if isinstance(a, Tensor)}
-    if len(dtypes) == 1 and next(iter(dtypes)).kind == "f":   # the common case: nothing to do
+    first = None          # the common case, tensors of one float dtype: nothing to do
+    for a in args:
+        if isinstance(a, Tensor):
+            if first is None:
+                first = a.array.dtype
+            elif a.array.dtype != first:
+                first = False
+                break
+    if first is not None and first is not False and first.kind == "f":
         return args
+    from .elementwise import cast
     dtype = result_dtype(args, true_divide)
     # Beside a tensor that already has ``dtype``, one NumPy promotes to it by itself
     # needs no cast (a bool mask times a float32 gradient: no float32 copy of the mask)
@@ -59,6 +66,12 @@ def as_tensor_args(*args):
     Python scalars stay scalars (NumPy's weak scalar typing keeps a float32
     tensor float32 under ``x * 2.0``). Tensors on different devices raise.
     """
+    for a in args:        # the common case: CPU tensors and plain numbers, nothing to do
+        if not ((isinstance(a, Tensor) and type(a.array) is np.ndarray)
+                or type(a) is float or type(a) is int):
+            break
+    else:
+        return args
     out = []
     device = first = None
     for a in args:
