@@ -53,13 +53,15 @@ def _isas(spec, parser):
     return wanted
 
 
-def run_worker(engine, section, device, args, repeats, refs, env):
+def run_worker(engine, section, device, args, repeats, refs, env, backend=None):
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         out = f.name
     cmd = [sys.executable, "-m", "benchmarks.worker", "--engine", engine, "--section", section,
            "--device", device, "--repeats", str(repeats), "--refs", refs, "--out", out]
     if args.quick:
         cmd.append("--quick")
+    if backend:
+        cmd += ["--backend", backend]
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     done = subprocess.run(cmd, env=dict(os.environ, **env), cwd=root, capture_output=True, text=True)
     try:
@@ -70,6 +72,20 @@ def run_worker(engine, section, device, args, repeats, refs, env):
             return json.load(f)
     finally:
         os.unlink(out)
+
+
+def runs(engines, section, device):
+    """(engine, CPU backend) per worker process: the kernels section times each of
+    our CPU backends in a process of its own; the others run what dispatch picks."""
+    from autograd import kernels as K
+    out = []
+    for engine in engines:
+        if engine == "autograd" and section == "kernels" and device == "cpu":
+            out += [(engine, b) for b, ok in K.available_backends().items()
+                    if ok and b in K.CPU_BACKENDS]
+        else:
+            out.append((engine, None))
+    return out
 
 
 def main(argv=None):
@@ -121,11 +137,13 @@ def main(argv=None):
                 for variant, variant_env in variants:
                     for section in sections:
                         refs = os.path.join(tmp, "%s-%s-%s-%s.npz" % (device, isa, variant, section))
-                        for engine in engines:
-                            print("running %s on %s (%s, isa %s, %s) ..." % (section, device, engine,
-                                  isa, variant), file=sys.stderr, flush=True)
+                        for engine, backend in runs(engines, section, device):
+                            print("running %s on %s (%s%s, isa %s, %s) ..." % (
+                                section, device, engine, " " + backend if backend else "", isa,
+                                variant), file=sys.stderr, flush=True)
                             env = dict(variant_env, **isa_environment(engine, isa))
-                            for r in run_worker(engine, section, device, args, repeats, refs, env):
+                            for r in run_worker(engine, section, device, args, repeats, refs, env,
+                                                backend):
                                 results.append(dict(r, isa=isa, variant=variant))
 
     payload = {"benchmark": "autograd-vs-torch", "quick": args.quick, "devices": devices,

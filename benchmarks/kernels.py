@@ -39,16 +39,23 @@ def conv_flops(x_shape, w_shape, stride, padding):
     return 2 * n * o * oh * ow * c * kh * kw
 
 
+# The CPU backend this process times (benchmarks.worker --backend): one per
+# process, because one backend's threads change the next one's times (NumPy's
+# OpenBLAS pool spin-waits after its products, against our pool's threads).
+ONLY_BACKEND = [None]
+
+
 def implementations(device, kernel, torch=None):
     """(label, context manager factory) for each of our implementations of
-    ``kernel`` on ``device``: every CPU backend that has its own version (none
-    in PyTorch's process, which must not load this engine)."""
+    ``kernel`` on ``device``: every CPU backend that has its own version, or
+    the one this process times (none in PyTorch's process, which must not load
+    this engine)."""
     if torch is not None:
         return []
     if device == "cuda":
         return [("cuda", contextlib.nullcontext)]
     out = []
-    for b in K.CPU_BACKENDS:
+    for b in [ONLY_BACKEND[0]] if ONLY_BACKEND[0] else K.CPU_BACKENDS:
         if K.available_backends()[b]:
             with K.use_cpu_backend(b):
                 if K.which(kernel) == b:

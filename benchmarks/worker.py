@@ -1,7 +1,8 @@
 """One engine and one section of the benchmark, in this process:
 
     python -m benchmarks.worker --engine autograd|torch --section S --device D
-                                [--quick] [--repeats N] --refs FILE.npz --out FILE.json
+                                [--quick] [--repeats N] [--backend B]
+                                --refs FILE.npz --out FILE.json
 
 ``python -m benchmarks`` runs it once per engine, so that each engine is timed
 alone, with the environment a user has: PyTorch's process never imports this
@@ -33,8 +34,12 @@ def engine_info(engine, torch):
         return info
     import autograd
     built = autograd.build_info()
-    return {"threads": autograd.get_num_threads(), "gemm_kernel": built.get("cpp_gemm"),
+    info = {"threads": autograd.get_num_threads(), "gemm_kernel": built.get("cpp_gemm"),
             "malloc": built.get("cpp_build", {}).get("malloc"), "loaded": loaded}
+    if built.get("cpp"):
+        from autograd.kernels import _C
+        info["pool"] = _C.pool_stats()
+    return info
 
 
 def main(argv=None):
@@ -45,10 +50,13 @@ def main(argv=None):
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--backend", choices=("cpp", "numba", "numpy"), default=None,
+                        help="time this CPU backend only (kernels section)")
     parser.add_argument("--refs", required=True, help=".npz the peer's results pass through")
     parser.add_argument("--out", required=True, help="where the records go (JSON)")
     args = parser.parse_args(argv)
     torch = load_torch() if args.engine == "torch" else None
+    kernels.ONLY_BACKEND[0] = args.backend
     rows = []
     if args.engine == "autograd" or torch is not None:
         refs = References(args.refs)

@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "gemm_micro.h"
-#include "gemm_pack.h"
+#include "gemm_core.h"
 #include "kernels.h"
 #include "threads.h"
 
@@ -38,21 +38,7 @@ using namespace csrc::gemm;
 
 namespace {
 
-// Outputs. store() writes one m x n tile at row i, column j of product z.
-
-struct DenseC {                // C[z % batch], rows ldc apart
-  float *c;
-  i64 batch, bs, ldc;
-  void begin(i64) const {}
-  void store(const Micro &micro, i64 kc, const float *pa, const float *pb, i64 z, i64 i, i64 j,
-             int m, int n, bool add, const float *bias) const {
-    micro.fn(kc, pa, pb, c + (z % batch) * bs + i * ldc + j, ldc, m, n, add, bias);
-  }
-  void fill(i64 z, i64 i, i64 j0, i64 j1, float v) const {
-    float *row = c + (z % batch) * bs + i * ldc;
-    std::fill(row + j0, row + j1, v);
-  }
-};
+// Outputs (DenseC is in gemm_core.h).
 
 // C is an im2col-shaped gradient, folded (col2im) into the image x as each tile
 // is made: no buffer for it. Overlapping windows add up, so one thread owns
@@ -86,40 +72,6 @@ struct Col2imC {
   }
   void fill(i64, i64, i64, i64, float) const {}
 };
-
-// Columns of B packed at once (3 MB at most): a multiple of every kernel's nr.
-constexpr i64 NC = 48 * 64;
-
-// Columns [j_begin, j_end) of product z: C = A @ B (+ bias), or C += A @ B when add.
-template <class B, class Out>
-void gemm_one(const Micro &micro, const float *a, i64 ars, i64 acs, const B &b, const Out &out,
-              i64 z, i64 m, i64 j_begin, i64 j_end, i64 k, const float *bias, bool add, float *pa,
-              float *pb) {
-  if (k == 0) {
-    for (i64 i = 0; i < m && !add; ++i) out.fill(z, i, j_begin, j_end, bias ? bias[i] : 0.0f);
-    return;
-  }
-  const int mr = micro.mr, nr = micro.nr;
-  // K in equal blocks of at most kc (K=400 runs as 2x200, not 384+16)
-  const i64 kblocks = (k + micro.kc - 1) / micro.kc, kstep = (k + kblocks - 1) / kblocks;
-  for (i64 jc = j_begin; jc < j_end; jc += NC) {
-    const i64 nc = std::min(NC, j_end - jc);
-    for (i64 pc = 0; pc < k; pc += kstep) {
-      const i64 kc = std::min(kstep, k - pc);
-      b.pack(z, pc, kc, jc, nc, nr, pb);
-      const bool add_now = add || pc > 0;
-      for (i64 ic = 0; ic < m; ic += micro.mc) {
-        const i64 mc = std::min(micro.mc, m - ic);
-        pack_a(a + ic * ars + pc * acs, ars, acs, mc, kc, mr, pa);
-        for (i64 jr = 0; jr < nc; jr += nr)
-          for (i64 ir = 0; ir < mc; ir += mr)
-            out.store(micro, kc, pa + ir * kc, pb + jr * kc, z, ic + ir, jc + jr,
-                      int(std::min<i64>(mr, mc - ir)), int(std::min<i64>(nr, nc - jr)), add_now,
-                      add_now || !bias ? nullptr : bias + ic + ir);
-      }
-    }
-  }
-}
 
 struct Problem {
   View a;

@@ -16,6 +16,7 @@
 void register_kernels(pybind11::module_ &m);
 void register_gemm(pybind11::module_ &m);
 void register_optim(pybind11::module_ &m);
+void register_winograd(pybind11::module_ &m);
 
 namespace csrc {
 

@@ -62,7 +62,18 @@ PYBIND11_MODULE(_C, m) {
                                            std::to_string(n));
     csrc::set_num_threads(n);
   }, py::arg("n"));
+  m.def("pool_stats", [] {
+    const csrc::PoolStats &s = csrc::pool_stats();
+    py::dict d;
+    d["parallel_jobs"] = s.parallel_jobs.load();
+    d["straggles"] = s.straggles.load();
+    d["backoffs"] = s.backoffs.load();
+    d["solo_jobs"] = s.solo_jobs.load();
+    return d;
+  }, "What the thread pool did: parallel jobs, straggles (the caller waited on a descheduled "
+     "worker), backoffs to the caller alone, and the jobs run so.");
   register_kernels(m);
   register_gemm(m);
   register_optim(m);
+  register_winograd(m);
 }

@@ -37,7 +37,7 @@ constexpr auto kSpin = std::chrono::microseconds(50);
 using Body = std::function<void(int64_t, int64_t, int)>;
 using Clock = std::chrono::steady_clock;
 constexpr Clock::duration kFirstBackoff = std::chrono::milliseconds(50);
-constexpr Clock::duration kLastBackoff = std::chrono::milliseconds(1600);
+constexpr Clock::duration kLastBackoff = std::chrono::milliseconds(400);
 thread_local bool inside_pool = false;    // set in workers and in a caller mid-job
 
 template <class Ready>
@@ -110,20 +110,33 @@ class Pool {
 
   // A worker the OS has descheduled while it holds a chunk makes the caller
   // wait for a whole time slice (milliseconds): with a busy neighbour process
-  // on a 2-core machine that made two threads 2x slower than one. When the
-  // caller waited longer than it worked, the next jobs run on the caller alone
-  // for a while (50 ms, doubling to 1.6 s while it keeps happening); then one
-  // parallel job probes again. A quiet machine never waits that long.
+  // on a 2-core machine that made two threads 2x slower than one. A job
+  // straggles when the caller waited longer than it worked (and over 200 us).
+  // Two straggles among the last eight parallel jobs send the next jobs to the
+  // caller alone for a while (50 ms, doubling to 400 ms while it keeps
+  // happening); then parallel jobs probe again. One straggle alone (a
+  // hypervisor's hiccup on a quiet machine) changes nothing.
   void judge(Clock::time_point start, Clock::time_point own_done, Clock::time_point end) {
     const auto worked = own_done - start, waited = end - own_done;
-    if (waited < std::chrono::microseconds(200) || waited < worked) {
-      backoff_ = kFirstBackoff;
+    const bool straggled = waited >= std::chrono::microseconds(200) && waited >= worked;
+    recent_ = (recent_ << 1 | unsigned(straggled)) & 0xFFu;
+    stats_.parallel_jobs.fetch_add(1, std::memory_order_relaxed);
+    if (!straggled) {
+      if (!(recent_ & 0xFEu)) backoff_ = kFirstBackoff;   // calm again
       return;
     }
+    stats_.straggles.fetch_add(1, std::memory_order_relaxed);
+    if (__builtin_popcount(recent_) < 2) return;
     solo_until_.store((end + backoff_).time_since_epoch().count(), std::memory_order_relaxed);
+    stats_.backoffs.fetch_add(1, std::memory_order_relaxed);
     backoff_ = std::min(backoff_ * 2, kLastBackoff);
+    recent_ = 0;
   }
 
+ public:
+  PoolStats &stats() { return stats_; }
+
+ private:
   // Chunks until none are left (or a body threw).
   void work(int slot) {
     for (;;) {
@@ -174,6 +187,8 @@ class Pool {
   std::exception_ptr error_;
   std::atomic<Clock::rep> solo_until_{0};       // no parallel jobs before this time
   Clock::duration backoff_ = kFirstBackoff;     // guarded by run_mutex_
+  unsigned recent_ = 0;                         // straggles among the last 8 jobs, a bit each
+  PoolStats stats_;
 };
 
 std::atomic<Pool *> the_pool{nullptr};
@@ -207,6 +222,8 @@ int default_threads() {
 
 }  // namespace
 
+PoolStats &pool_stats() { return pool().stats(); }
+
 int num_threads() {
   const int n = requested.load(std::memory_order_relaxed);
   if (n > 0) return n;
@@ -226,7 +243,12 @@ void parallel_for(int64_t items, int64_t chunk, int threads, const Body &body) {
   chunk = std::max<int64_t>(chunk, 1);
   const int64_t chunks = (items + chunk - 1) / chunk;
   threads = int(std::min<int64_t>(std::min(threads, num_threads()), chunks));
-  if (threads <= 1 || inside_pool || !pool().parallel_now()) {
+  if (threads <= 1 || inside_pool) {
+    body(0, items, 0);
+    return;
+  }
+  if (!pool().parallel_now()) {
+    pool().stats().solo_jobs.fetch_add(1, std::memory_order_relaxed);
     body(0, items, 0);
     return;
   }

@@ -10,6 +10,7 @@
 // CPU delays at most the one chunk it holds. Idle workers spin for a few tens
 // of microseconds (back-to-back kernels of one training step), then sleep on a
 // condition variable, so they never compete with BLAS or other processes.
+#include <atomic>
 #include <cstdint>
 #include <functional>
 
@@ -31,6 +32,14 @@ int threads_for(double work, double per_thread);
 // a body throws stops the loop and is rethrown here.
 void parallel_for(int64_t items, int64_t chunk, int threads,
                   const std::function<void(int64_t, int64_t, int)> &body);
+
+// What the pool did, since the process (or its fork) started: jobs run in
+// parallel, of those the ones whose caller waited on a descheduled worker, the
+// times that sent jobs to the caller alone, and the jobs run so.
+struct PoolStats {
+  std::atomic<int64_t> parallel_jobs{0}, straggles{0}, backoffs{0}, solo_jobs{0};
+};
+PoolStats &pool_stats();
 
 // The common case: one item per plane or product, chunked for about 4 chunks
 // per thread.

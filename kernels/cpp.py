@@ -48,6 +48,42 @@ def use_gemm_kernel(name):
         _kernel[0] = prev
 
 
+# 3x3 stride-1 convolutions with at least this many input and output channels
+# run by Winograd's F(2x2, 3x3) (csrc/winograd.cpp): 2.25x fewer multiplies,
+# paid for in transforms that only wide layers amortize. The thresholds come
+# from `python -m benchmarks.conv_algorithms` (benchmarks/results/cpu-2core/
+# conv_algorithms.json, 2-core AMD EPYC): Winograd took 0.55-0.9x the GEMM's
+# time from 32 channels in and out with the AVX-512 kernel and from 16 with
+# AVX2, about 1.0-1.3x at 16 -> 32 with AVX-512, and 1.7-9x with 1 or 3 input
+# channels (the GEMM's k is only 9 or 27 there: little for Winograd to save).
+WINOGRAD_MIN_CHANNELS = {"avx512": 32, "avx2": 16}
+CONV_ALGORITHMS = ("auto", "gemm", "winograd")
+_conv_algorithm = ["auto"]
+
+
+@contextlib.contextmanager
+def use_conv_algorithm(name):
+    """Force the block's eligible convolutions onto 'gemm' or 'winograd' (for
+    tests and benchmarks); 'auto' is the measured choice."""
+    if name not in CONV_ALGORITHMS:
+        raise ValueError("use_conv_algorithm: %r is not one of %s" % (name, CONV_ALGORITHMS))
+    prev = _conv_algorithm[0]
+    _conv_algorithm[0] = name
+    try:
+        yield
+    finally:
+        _conv_algorithm[0] = prev
+
+
+def _winograd(g):
+    """Whether this convolution (and its input gradient) runs by Winograd."""
+    if not (g.kh == g.kw == 3 and g.sh == g.sw == 1 and g.dh == g.dw == 1 and g.groups == 1):
+        return False
+    if _conv_algorithm[0] != "auto":
+        return _conv_algorithm[0] == "winograd"
+    return min(g.c, g.o) >= WINOGRAD_MIN_CHANNELS.get(_kernel[0], float("inf"))
+
+
 def _use_gemm(a, b):
     # cheapest tests first: this sits on every float32 matmul's path
     return (a.dtype == b.dtype == np.float32 and _kernel[0] != "portable"
@@ -99,10 +135,15 @@ def col2im(cols, g):
 
 
 def conv2d_forward(x, w, bias, g, save_for_weight_grad=False):
-    """On the GEMM the im2col matrix is packed straight from ``x`` (no buffer), so
-    what the weight gradient keeps is ``x`` itself."""
+    """By Winograd (wide 3x3 stride-1 layers, see WINOGRAD_MIN_CHANNELS) or on
+    the GEMM, with the im2col matrix packed straight from ``x`` (no buffer): what
+    the weight gradient keeps is ``x`` itself either way."""
     if not _use_gemm(x, w):
         return reference.conv2d_forward(x, w, bias, g, save_for_weight_grad, im2col=im2col)
+    if _winograd(g):
+        y = _C.conv3x3_winograd(x, np.ascontiguousarray(w), bias, (g.pt, g.pb, g.pl, g.pr),
+                                kernel=_kernel[0])
+        return y, (x if save_for_weight_grad else None)
     y = np.empty(g.output_shape, dtype=np.float32)
     # product z = image * groups + group: weights and bias are indexed z % groups
     _C.gemm_im2col(reference.weight_matrix(w, g), x, y.reshape(g.n * g.groups, g.og, g.oh * g.ow), g,
@@ -111,9 +152,15 @@ def conv2d_forward(x, w, bias, g, save_for_weight_grad=False):
 
 
 def conv2d_grad_input(gy, w, g):
-    """W^T @ gy per image and group, folded into the image tile by tile (no buffer)."""
+    """W^T @ gy per image and group, folded into the image tile by tile (no buffer);
+    or, for a 3x3 stride-1 layer, a Winograd convolution of gy."""
     if not _use_gemm(gy, w):
         return reference.conv2d_grad_input(gy, w, g, col2im=col2im)
+    if _winograd(g) and max(g.pt, g.pb, g.pl, g.pr) <= 2:
+        # the convolution of gy with the weights flipped and transposed, padded 2 - p
+        flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+        return _C.conv3x3_winograd(np.ascontiguousarray(gy), flipped, None,
+                                   (2 - g.pt, 2 - g.pb, 2 - g.pl, 2 - g.pr), kernel=_kernel[0])
     gx = np.empty(g.input_shape, dtype=np.float32)
     _C.gemm_col2im(reference.weight_matrix(w, g).transpose(0, 2, 1),
                    np.ascontiguousarray(gy).reshape(g.n * g.groups, g.og, g.oh * g.ow), gx, g,

@@ -175,7 +175,7 @@ class _Spy:
         fn = getattr(_C, name)
 
         def call(*args, **kwargs):
-            if name.startswith("gemm"):
+            if name.startswith(("gemm", "conv3x3")):
                 self.kernels.add(kwargs.get("kernel", "auto"))
                 self.calls.append((name, [getattr(x, "shape", None) for x in args[:3]]))
             return fn(*args, **kwargs)
@@ -312,3 +312,90 @@ def test_narrow_products_never_wake_the_blas_pool(monkeypatch):
     monkeypatch.undo()
     assert len(sizes) > 1 and max(sizes) <= cpp.BLAS_ONE_THREAD
     assert_close(got, a.astype(np.float64) @ b)
+
+
+# ---- Winograd F(2x2, 3x3) ----------------------------------------------------------
+
+# (N, C, H, W, O, padding (top, bottom, left, right)): odd and even sizes, a
+# last tile that is cut off, asymmetric and zero padding, padding past the
+# window, one pixel of output, bands that cross images
+WINOGRAD_CASES = [
+    (2, 3, 7, 9, 4, (1, 1, 1, 1)),
+    (1, 2, 5, 5, 3, (0, 2, 1, 0)),
+    (3, 5, 6, 8, 7, (2, 0, 0, 2)),
+    (1, 1, 3, 3, 1, (0, 0, 0, 0)),
+    (2, 4, 4, 5, 2, (3, 1, 2, 4)),
+    (9, 17, 12, 10, 33, (1, 1, 1, 1)),
+    (4, 40, 29, 31, 24, (1, 1, 1, 1)),
+]
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("case", WINOGRAD_CASES)
+def test_winograd_matches_the_reference(case, kernel):
+    n, c, h, w, o, pad = case
+    rng = np.random.default_rng(n * c + h)
+    x, wt, bias = _rand(rng, n, c, h, w), _rand(rng, o, c, 3, 3), _rand(rng, o)
+    g = K.conv_geometry(x.shape, wt.shape, 1, ((pad[0], pad[1]), (pad[2], pad[3])))
+    want = R.conv2d_forward(x.astype(np.float64), wt.astype(np.float64),
+                            bias.astype(np.float64), g)[0]
+    assert_close(_C.conv3x3_winograd(x, wt, bias, pad, kernel=kernel), want)
+    assert_close(_C.conv3x3_winograd(x, wt, None, pad, kernel=kernel),
+                 want - bias[None, :, None, None])
+
+
+@pytest.mark.parametrize("kernel", SIMD)
+@pytest.mark.parametrize("pad", [0, 1, 2, ((2, 0), (1, 2))])
+def test_the_cpp_backend_runs_wide_3x3_layers_by_winograd(kernel, pad):
+    """Forward and input gradient (a Winograd convolution of gy with the weights
+    flipped and transposed) through the kernel layer, forced and by the
+    measured choice, against the reference."""
+    from autograd.kernels import cpp
+    rng = np.random.default_rng(7)
+    x, wt = _rand(rng, 3, 40, 9, 11), _rand(rng, 36, 40, 3, 3)
+    g = K.conv_geometry(x.shape, wt.shape, 1, pad)
+    gy = _rand(rng, *g.output_shape)
+    x64, w64, gy64 = (a.astype(np.float64) for a in (x, wt, gy))
+    for algorithm in ("winograd", "auto"):
+        spy = _Spy()
+        with cpp.use_gemm_kernel(kernel), cpp.use_conv_algorithm(algorithm), spy.watching(cpp):
+            y, saved = cpp.conv2d_forward(x, wt, None, g, save_for_weight_grad=True)
+            gx = cpp.conv2d_grad_input(gy, wt, g)
+        assert [name for name, _ in spy.calls] == ["conv3x3_winograd"] * 2
+        assert spy.kernels == {kernel} and saved is x
+        assert_close(y, R.conv2d_forward(x64, w64, None, g)[0])
+        assert_close(gx, R.conv2d_grad_input(gy64, w64, g))
+
+
+def test_narrow_or_strided_layers_stay_on_the_gemm():
+    from autograd.kernels import cpp
+    if not SIMD or SIMD[0] == "none":
+        pytest.skip("this CPU has no SIMD GEMM kernel")
+    rng = np.random.default_rng(8)
+    cases = [((2, 3, 8, 8), (40, 3, 3, 3), 1, 1),       # 3 input channels: transforms dominate
+             ((2, 40, 8, 8), (40, 40, 3, 3), 2, 1),     # stride 2
+             ((2, 40, 8, 8), (40, 40, 5, 5), 1, 2)]     # 5x5
+    for xs, ws, s, p in cases:
+        x, wt = _rand(rng, *xs), _rand(rng, *ws)
+        g = K.conv_geometry(xs, ws, s, p)
+        spy = _Spy()
+        with spy.watching(cpp):
+            cpp.conv2d_forward(x, wt, None, g)
+        assert [name for name, _ in spy.calls] == ["gemm_im2col"], (xs, ws, s)
+    with pytest.raises(ValueError, match="use_conv_algorithm"):
+        with cpp.use_conv_algorithm("fft"):
+            pass
+
+
+def test_winograd_checks_its_operands():
+    x, w = np.zeros((1, 2, 5, 5), np.float32), np.zeros((3, 2, 3, 3), np.float32)
+    with pytest.raises(ValueError, match=r"w must be a C-contiguous float32 \(O, 2, 3, 3\), got shape \(3, 2, 5, 5\)"):
+        _C.conv3x3_winograd(x, np.zeros((3, 2, 5, 5), np.float32))
+    with pytest.raises(ValueError, match="x must be a C-contiguous float32"):
+        _C.conv3x3_winograd(x.astype(np.float64), w)
+    with pytest.raises(ValueError, match="padding must be"):
+        _C.conv3x3_winograd(x, w, None, (1, -1, 1, 1))
+    with pytest.raises(ValueError, match="empty output"):
+        _C.conv3x3_winograd(np.zeros((1, 2, 1, 5), np.float32), w, None, (0, 0, 0, 0))
+    with pytest.raises(ValueError, match=r"bias must be \(3,\)"):
+        _C.conv3x3_winograd(x, w, np.zeros(2, np.float32))
