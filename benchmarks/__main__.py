@@ -2,7 +2,7 @@
 
     python -m benchmarks [--device cpu|cuda|all] [--quick] [--out DIR]
                          [--only kernels,training,overhead,scaling] [--repeats N] [--no-torch]
-                         [--isa auto|all|avx2,avx512] [--tuned]
+                         [--isa auto|all|avx2,avx512] [--tuned] [--busy]
 
 Each engine runs in its own process (``benchmarks.worker``) with the
 environment this command has, as a user's program would. ``--isa all`` repeats
@@ -10,7 +10,9 @@ the CPU runs with each SIMD ISA this CPU has forced on both engines (ours:
 AUTOGRAD_GEMM_KERNEL; PyTorch: ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA,
 MKL_ENABLE_INSTRUCTIONS), so an AVX-512 machine also gives the AVX2 figures.
 ``--tuned`` adds a variant with the thread settings benchmarks used to make
-(idle OpenMP and OpenBLAS threads sleep at once), reported beside the default.
+(idle OpenMP and OpenBLAS threads sleep at once), reported beside the default;
+``--busy`` one with a neighbour process spinning on one core all along, as
+on a shared machine.
 
 Writes DIR/results.json (machine facts and every raw timing), DIR/results.md
 (the tables) and DIR/*.png (charts), and prints the tables.
@@ -88,6 +90,20 @@ def runs(engines, section, device):
     return out
 
 
+def run_section(section, device, isa, variant, variant_env, engines, args, repeats, tmp):
+    """One section in one setting, each engine (and CPU backend) in its own process."""
+    refs = os.path.join(tmp, "%s-%s-%s-%s.npz" % (device, isa, variant, section))
+    rows = []
+    for engine, backend in runs(engines, section, device):
+        print("running %s on %s (%s%s, isa %s, %s) ..." % (
+            section, device, engine, " " + backend if backend else "", isa, variant),
+            file=sys.stderr, flush=True)
+        env = dict(variant_env, **isa_environment(engine, isa))
+        for r in run_worker(engine, section, device, args, repeats, refs, env, backend):
+            rows.append(dict(r, isa=isa, variant=variant))
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -103,6 +119,8 @@ def main(argv=None):
                         help="CPU ISA forced on both engines: auto (each its own), all, or a list")
     parser.add_argument("--tuned", action="store_true",
                         help="also run with the thread settings %s" % TUNED)
+    parser.add_argument("--busy", action="store_true",
+                        help="also run beside a process that keeps one core busy")
     args = parser.parse_args(argv)
 
     sections = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -127,7 +145,8 @@ def main(argv=None):
     if not has_torch:
         skipped.append("torch: not installed (pip install torch) or --no-torch")
     isas = _isas(args.isa, parser)
-    variants = [("default", {})] + ([("tuned", TUNED)] if args.tuned else [])
+    variants = ([("default", {})] + ([("tuned", TUNED)] if args.tuned else [])
+                + ([("busy", {})] if args.busy else []))
     engines = (["torch"] if has_torch else []) + ["autograd"]   # the peer first: ours checks against it
 
     results = []
@@ -135,16 +154,16 @@ def main(argv=None):
         for device in devices:
             for isa in (isas if device == "cpu" else ["auto"]):
                 for variant, variant_env in variants:
-                    for section in sections:
-                        refs = os.path.join(tmp, "%s-%s-%s-%s.npz" % (device, isa, variant, section))
-                        for engine, backend in runs(engines, section, device):
-                            print("running %s on %s (%s%s, isa %s, %s) ..." % (
-                                section, device, engine, " " + backend if backend else "", isa,
-                                variant), file=sys.stderr, flush=True)
-                            env = dict(variant_env, **isa_environment(engine, isa))
-                            for r in run_worker(engine, section, device, args, repeats, refs, env,
-                                                backend):
-                                results.append(dict(r, isa=isa, variant=variant))
+                    neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"]) \
+                        if variant == "busy" else None
+                    try:
+                        for section in sections:
+                            results += run_section(section, device, isa, variant, variant_env,
+                                                   engines, args, repeats, tmp)
+                    finally:
+                        if neighbour is not None:
+                            neighbour.kill()
+                            neighbour.wait()
 
     payload = {"benchmark": "autograd-vs-torch", "quick": args.quick, "devices": devices,
                "sections": sections, "skipped": skipped, "machine": machine_info(),

@@ -99,10 +99,12 @@ def markdown(payload):
              "Median of the timed runs (warm-up and the first call excluded). Each engine ran "
              "alone in its own process. `ours / torch` below 1 means this engine is faster. "
              "ISA: the one forced on both engines (`auto`: each its own; this CPU has %s). "
-             "env: `default` is the environment this command had%s." % (
+             "env: `default` is the environment this command had%s%s." % (
                  m["cpu_isa"], "; `tuned` adds %s" % ", ".join(
                      "%s=%s" % kv for kv in payload.get("variants", {}).get("tuned", {}).items())
-                 if "tuned" in payload.get("variants", {}) else ""), ""]
+                 if "tuned" in payload.get("variants", {}) else "",
+                 "; `busy` ran beside a process spinning on one core"
+                 if "busy" in payload.get("variants", {}) else ""), ""]
     for skipped in payload["skipped"]:
         lines.append("Skipped: %s" % skipped)
     comps = comparisons(payload["results"])

@@ -87,9 +87,9 @@ struct Problem {
 // no thread idles, except into a Col2imC, where neighbouring columns add into
 // the same pixels. With `sum` the products are cut into `parts` contiguous
 // runs, one output each, so that the sums do not depend on scheduling.
-template <class B, class OutOf>
-void run_products(const Problem &p, const B &b, OutOf out_of, const Micro &micro, int threads,
-                  bool split_columns, i64 parts) {
+template <class A, class B, class OutOf>
+void run_products(const Problem &p, const A &a, const B &b, OutOf out_of, const Micro &micro,
+                  int threads, bool split_columns, i64 parts) {
   const bool sum = parts > 0;
   const int nr = micro.nr;
   i64 slices = 1;
@@ -107,7 +107,7 @@ void run_products(const Problem &p, const B &b, OutOf out_of, const Micro &micro
       const i64 j0 = s * slice, j1 = std::min(p.n, j0 + slice);
       if (j0 >= j1) continue;
       if (!sum) out.begin(z);
-      gemm_one(micro, p.a.at(z, 0, 0), p.a.rs, p.a.cs, b, out, z, p.m, j0, j1, p.k,
+      gemm_one(micro, a, b, out, z, p.m, j0, j1, p.k,
                sum ? nullptr : p.bias_of(z), sum, pa, pb);
     }
   };
@@ -123,10 +123,11 @@ void run_products(const Problem &p, const B &b, OutOf out_of, const Micro &micro
   });
 }
 
-template <class B>
-void run(const Problem &p, const B &b, const DenseC &c, const Micro &micro, int threads) {
+template <class A, class B>
+void run(const Problem &p, const A &a, const B &b, const DenseC &c, const Micro &micro,
+         int threads) {
   if (c.batch == p.batch) {
-    run_products(p, b, [&](i64) { return c; }, micro, threads, true, 0);
+    run_products(p, a, b, [&](i64) { return c; }, micro, threads, true, 0);
     return;
   }
   // C[z % c.batch] sums products: each part sums into its own zeroed copy of C,
@@ -134,7 +135,8 @@ void run(const Problem &p, const B &b, const DenseC &c, const Micro &micro, int 
   const i64 parts = std::min<i64>(threads, p.batch);
   const i64 size = c.batch * p.m * p.n;
   std::vector<float> partial(size_t(parts) * size_t(size), 0.0f);
-  run_products(p, b, [&](i64 q) { return DenseC{partial.data() + q * size, c.batch, p.m * p.n, p.n}; },
+  run_products(p, a, b,
+               [&](i64 q) { return DenseC{partial.data() + q * size, c.batch, p.m * p.n, p.n}; },
                micro, threads, false, parts);
   for (i64 zc = 0; zc < c.batch; ++zc)
     for (i64 i = 0; i < p.m; ++i) {
@@ -147,9 +149,10 @@ void run(const Problem &p, const B &b, const DenseC &c, const Micro &micro, int 
     }
 }
 
-template <class B>
-void run(const Problem &p, const B &b, const Col2imC &c, const Micro &micro, int threads) {
-  run_products(p, b, [&](i64) { return c; }, micro, threads, false, 0);
+template <class A, class B>
+void run(const Problem &p, const A &a, const B &b, const Col2imC &c, const Micro &micro,
+         int threads) {
+  run_products(p, a, b, [&](i64) { return c; }, micro, threads, false, 0);
 }
 
 View view_of(const py::array &x, const char *name) {
@@ -209,8 +212,8 @@ DenseC dense_of(py::array c) {
   return DenseC{static_cast<float *>(c.mutable_data()), vc.batch, vc.bs, vc.rs};
 }
 
-template <class B, class Out>
-void launch(const Problem &p, const B &b, const Out &out, const std::string &kernel) {
+template <class A, class B, class Out>
+void launch(const Problem &p, const A &a, const B &b, const Out &out, const std::string &kernel) {
   const Micro &micro = csrc::micro_named(kernel);
   if (p.m == 0 || p.n == 0) return;
   // Waking a sleeping thread costs tens of microseconds: a thread per 2M
@@ -218,7 +221,7 @@ void launch(const Problem &p, const B &b, const Out &out, const std::string &ker
   const double work = double(p.batch) * double(p.m) * double(p.n) * double(std::max<i64>(p.k, 1));
   const int threads = csrc::threads_for(work, 1 << 21);
   py::gil_scoped_release nogil;
-  run(p, b, out, micro, threads);
+  run(p, a, b, out, micro, threads);
 }
 
 // The im2col rows (per group) and image mapping of a conv geometry.
@@ -246,7 +249,7 @@ void gemm(py::array a, py::array b, py::array c, py::object bias, const std::str
   py::array_t<float> keep;
   const Problem p = problem(a, vb.batch, b.shape(1), b.shape(2), shape_str(b), out.batch,
                             c.shape(1), c.shape(2), shape_str(c), bias, keep);
-  launch(p, StridedB{vb}, out, kernel);
+  launch(p, StridedA{p.a}, StridedB{vb}, out, kernel);
 }
 
 void gemm_im2col(py::array a, py::array x, py::array c, py::sequence geometry, py::object bias,
@@ -260,7 +263,25 @@ void gemm_im2col(py::array a, py::array x, py::array c, py::sequence geometry, p
                             transposed ? rows : cols,
                             "im2col(x" + shape_str(x) + ")" + (transposed ? "^T" : ""),
                             out.batch, c.shape(1), c.shape(2), shape_str(c), bias, keep);
-  launch(p, Im2colB{static_cast<const float *>(x.data()), map_of(g), transposed}, out, kernel);
+  const Im2colB image{static_cast<const float *>(x.data()), map_of(g), transposed};
+  if (!transposed) {
+    launch(p, StridedA{p.a}, image, out, kernel);
+    return;
+  }
+  // C = A @ im2col^T (weight gradients) as C^T = im2col @ A^T: im2col is then
+  // packed into mr-row panels that fit in L1 (Im2colA), and the small A^T
+  // into the wide ones; C^T is transposed into C at the end.
+  const i64 m = p.m, n = p.n;
+  std::vector<float> ct(size_t(out.batch) * size_t(m) * size_t(n));
+  const View at{p.a.p, p.a.batch, p.a.bs, p.a.cs, p.a.rs};
+  Problem pt{at, p.batch, n, m, p.k, nullptr, 1};
+  launch(pt, Im2colA{image}, StridedB{at}, DenseC{ct.data(), out.batch, m * n, m}, kernel);
+  for (i64 zc = 0; zc < out.batch; ++zc)
+    for (i64 i = 0; i < m; ++i) {
+      float *row = out.c + zc * out.bs + i * out.ldc;
+      const float base = p.bias ? p.bias_of(zc)[i] : 0.0f;
+      for (i64 j = 0; j < n; ++j) row[j] = base + ct[(zc * n + j) * m + i];
+    }
 }
 
 void gemm_col2im(py::array a, py::array b, py::array x, py::sequence geometry,
@@ -276,7 +297,8 @@ void gemm_col2im(py::array a, py::array b, py::array x, py::sequence geometry,
   if (p.batch != g.n * g.groups)
     throw std::invalid_argument("gemm_col2im: " + std::to_string(p.batch) + " products for " +
                                 std::to_string(g.n * g.groups) + " images x groups");
-  launch(p, StridedB{vb}, Col2imC{static_cast<float *>(x.mutable_data()), map_of(g)}, kernel);
+  launch(p, StridedA{p.a}, StridedB{vb}, Col2imC{static_cast<float *>(x.mutable_data()), map_of(g)},
+         kernel);
 }
 
 }  // namespace

@@ -181,6 +181,34 @@ struct Im2colB {
   }
 };
 
+// The A operands. Each packs its block (rows i0.., k0..) of product z into
+// mr-row panels (pack_a's layout).
+
+struct StridedA {              // a strided matrix per product
+  View a;
+  void pack(i64 z, i64 i0, i64 mc, i64 k0, i64 kc, int mr, float *dst) const {
+    pack_a(a.at(z, i0, k0), a.rs, a.cs, mc, kc, mr, dst);
+  }
+};
+
+// A = the im2col matrix of x: rows (channel, ki, kj), columns output pixels.
+// Weight gradients take this side (C^T = im2col @ gy^T): an mr-row panel is
+// small enough to fill in L1, where an nr-column panel of im2col^T is not.
+struct Im2colA {
+  Im2colB image;               // its map and gather; `transposed` unused
+  void pack(i64 z, i64 i0, i64 mc, i64 k0, i64 kc, int mr, float *dst) const {
+    const float *img = image.x + z * image.g.bs;
+    const i64 oy = k0 / image.g.ow, ox = k0 % image.g.ow;
+    for (i64 ip = 0; ip < mc; ip += mr, dst += mr * kc) {
+      const i64 m = std::min<i64>(mr, mc - ip);
+      if (m < mr) std::memset(dst, 0, sizeof(float) * mr * kc);
+      ConvMap::Cursor at = image.g.cursor(i0 + ip);
+      for (i64 r = 0; r < m; ++r, at.next(image.g))
+        image.gather<false>(img, at, oy, ox, kc, dst + r, mr);
+    }
+  }
+};
+
 // An output: store() writes one m x n tile at row i, column j of product z.
 
 struct DenseC {                // C[z % batch], rows ldc apart
@@ -201,8 +229,8 @@ struct DenseC {                // C[z % batch], rows ldc apart
 constexpr i64 NC = 48 * 64;
 
 // Columns [j_begin, j_end) of product z: C = A @ B (+ bias), or C += A @ B when add.
-template <class B, class Out>
-void gemm_one(const Micro &micro, const float *a, i64 ars, i64 acs, const B &b, const Out &out,
+template <class A, class B, class Out>
+void gemm_one(const Micro &micro, const A &a, const B &b, const Out &out,
               i64 z, i64 m, i64 j_begin, i64 j_end, i64 k, const float *bias, bool add, float *pa,
               float *pb) {
   if (k == 0) {
@@ -220,7 +248,7 @@ void gemm_one(const Micro &micro, const float *a, i64 ars, i64 acs, const B &b, 
       const bool add_now = add || pc > 0;
       for (i64 ic = 0; ic < m; ic += micro.mc) {
         const i64 mc = std::min(micro.mc, m - ic);
-        pack_a(a + ic * ars + pc * acs, ars, acs, mc, kc, mr, pa);
+        a.pack(z, ic, mc, pc, kc, mr, pa);
         for (i64 jr = 0; jr < nc; jr += nr)
           for (i64 ir = 0; ir < mc; ir += mr)
             out.store(micro, kc, pa + ir * kc, pb + jr * kc, z, ic + ir, jc + jr,

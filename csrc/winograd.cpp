@@ -250,7 +250,7 @@ py::array_t<float> conv3x3(py::array x, py::array w, py::object bias, py::sequen
         const i64 g0 = item * rows, g1 = std::min(all, g0 + rows), t = (g1 - g0) * s.tw;
         transform_input(P.get(), s, g0, g1, V);
         for (int e = 0; e < 16; ++e)
-          gemm_one(micro, U.data() + e * s.o * s.c, s.c, 1,
+          gemm_one(micro, StridedA{View{U.data() + e * s.o * s.c, 1, 0, s.c, 1}},
                    StridedB{View{V + e * s.c * t, 1, 0, t, 1}}, DenseC{M + e * s.o * t, 1, 0, t},
                    0, s.o, 0, t, s.c, nullptr, false, pa, pb);
         transform_output(M, s, g0, g1, b, out);

@@ -101,16 +101,16 @@ def matmul(a, b):
     """NumPy's matmul rules. Tiny or narrow products stay on NumPy (measured: below
     64^3 multiply-adds the call costs more than the arithmetic; under 24 columns
     most of the kernel's tile is idle), as do batches that broadcast both ways."""
-    if _use_gemm(a, b) and a.ndim >= 2 and b.ndim >= 2:
+    if a.dtype == b.dtype == np.float32 and a.ndim >= 2 and b.ndim >= 2:
         (m, k), n = a.shape[-2:], b.shape[-1]
         lead_a, lead_b = a.shape[:-2], b.shape[:-2]
         if m * n * k >= BLAS_ONE_THREAD and b.shape[-2] == k:
-            if n >= 24 and (not lead_a or not lead_b or lead_a == lead_b):
+            if n >= 24 and _use_gemm(a, b) and (not lead_a or not lead_b or lead_a == lead_b):
                 out = np.empty(lead_a + (m, n) if lead_a else lead_b + (m, n), dtype=np.float32)
                 _C.gemm(a.reshape((-1, m, k)), b.reshape((-1, k, n)), out.reshape((-1, m, n)),
                         kernel=_kernel[0])
                 return out
-            if a.ndim == b.ndim == 2:
+            if n < 24 and a.ndim == b.ndim == 2:
                 return _rows_on_one_thread(a, b)
     return np.matmul(a, b)
 
