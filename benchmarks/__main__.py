@@ -2,7 +2,7 @@
 
     python -m benchmarks [--device cpu|cuda|all] [--quick] [--out DIR]
                          [--only kernels,training,overhead,scaling] [--repeats N] [--no-torch]
-                         [--isa auto|all|avx2,avx512] [--tuned] [--busy]
+                         [--isa auto|all|avx2,avx512] [--tuned] [--busy] [--rounds N]
 
 Each engine runs in its own process (``benchmarks.worker``) with the
 environment this command has, as a user's program would. ``--isa all`` repeats
@@ -21,6 +21,7 @@ import argparse
 import importlib.util
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -91,17 +92,33 @@ def runs(engines, section, device):
 
 
 def run_section(section, device, isa, variant, variant_env, engines, args, repeats, tmp):
-    """One section in one setting, each engine (and CPU backend) in its own process."""
+    """One section in one setting, each engine (and CPU backend) in its own process,
+    ``--rounds`` times in turn: a machine that slows down for a minute then slows
+    every engine alike, and each record's runs are those of all rounds."""
     refs = os.path.join(tmp, "%s-%s-%s-%s.npz" % (device, isa, variant, section))
-    rows = []
-    for engine, backend in runs(engines, section, device):
-        print("running %s on %s (%s%s, isa %s, %s) ..." % (
-            section, device, engine, " " + backend if backend else "", isa, variant),
-            file=sys.stderr, flush=True)
-        env = dict(variant_env, **isa_environment(engine, isa))
-        for r in run_worker(engine, section, device, args, repeats, refs, env, backend):
-            rows.append(dict(r, isa=isa, variant=variant))
-    return rows
+    merged = {}
+    for round_ in range(args.rounds):
+        for engine, backend in runs(engines, section, device):
+            print("running %s on %s (%s%s, isa %s, %s, round %d) ..." % (
+                section, device, engine, " " + backend if backend else "", isa, variant,
+                round_ + 1), file=sys.stderr, flush=True)
+            env = dict(variant_env, **isa_environment(engine, isa))
+            for r in run_worker(engine, section, device, args, repeats, refs, env, backend):
+                key = (r["workload"], r["phase"], r["size"], r["engine"], r["impl"])
+                if key in merged:
+                    merged[key] = merge(merged[key], r)
+                else:
+                    merged[key] = dict(r, isa=isa, variant=variant, rounds=1)
+    return list(merged.values())
+
+
+def merge(a, b):
+    """One record from two rounds of the same measurement: all their runs."""
+    runs_s = a["runs_s"] + b["runs_s"]
+    return dict(a, runs_s=runs_s, rounds=a["rounds"] + 1, median_s=statistics.median(runs_s),
+                min_s=min(runs_s), max_s=max(runs_s),
+                first_call_s=min(a["first_call_s"], b["first_call_s"]),
+                check=a["check"] if a["check"] is not None else b["check"])
 
 
 def main(argv=None):
@@ -119,6 +136,8 @@ def main(argv=None):
                         help="CPU ISA forced on both engines: auto (each its own), all, or a list")
     parser.add_argument("--tuned", action="store_true",
                         help="also run with the thread settings %s" % TUNED)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every engine this many times in turn (default 1)")
     parser.add_argument("--busy", action="store_true",
                         help="also run beside a process that keeps one core busy")
     args = parser.parse_args(argv)

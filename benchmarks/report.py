@@ -12,7 +12,7 @@ RECORD_SCHEMA = {
     "flops": (int, float, type(None)), "bytes": (int, float, type(None)),
     "check": (dict, type(None)), "first_call_s": (float,), "median_s": (float,),
     "min_s": (float,), "max_s": (float,), "runs_s": (list,),
-    "isa": (str,), "variant": (str,), "engine_info": (dict,),
+    "isa": (str,), "variant": (str,), "engine_info": (dict,), "rounds": (int,),
 }
 MACHINE_KEYS = ("date", "commit", "cpu", "cpu_isa", "cores", "python", "numpy", "torch",
                 "autograd_backends", "autograd_threads", "environment")
