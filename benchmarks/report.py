@@ -158,8 +158,9 @@ def charts(payload, out):
         paths.append(path)
 
     # 1. this engine vs PyTorch, per workload and device
-    ratio = [(c, c["ours"]["median_s"] / c["peers"]["torch"]["median_s"])
-             for c in comps if "torch" in c["peers"] and c["section"] != "scaling"]
+    ratio = [(c, c["ours"]["median_s"] / c["peers"]["torch"]["median_s"])   # (the user's env)
+             for c in comps if "torch" in c["peers"] and c["section"] != "scaling"
+             and c["variant"] == "default"]
     if ratio:
         fig, ax = plt.subplots(figsize=(9, 0.3 * len(ratio) + 1.5))
         labels = ["%s %s [%s %s %s]" % (c["workload"], c["phase"] or "", c["device"], c["isa"],
