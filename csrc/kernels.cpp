@@ -22,6 +22,7 @@
 #include "threads.h"
 
 namespace py = pybind11;
+using csrc::by_dtype;
 using csrc::check;
 using csrc::Conv;
 using csrc::conv_of;
@@ -329,15 +330,6 @@ py::array avg_pool_bwd_t(py::array gy, const Pool &g, bool include_pad) {
     avg_pool_bwd_impl<T>(in, out, g, include_pad);
   }
   return gx;
-}
-
-// Pick the float32 or float64 instantiation from the array's dtype.
-template <typename F32, typename F64>
-auto by_dtype(const py::array &a, const char *what, F32 f32, F64 f64) {
-  if (py::isinstance<py::array_t<float>>(a)) return f32();
-  if (py::isinstance<py::array_t<double>>(a)) return f64();
-  throw py::type_error(std::string(what) + ": expected float32 or float64, got " +
-                       std::string(py::str(a.dtype())));
 }
 
 }  // namespace

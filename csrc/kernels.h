@@ -31,6 +31,17 @@ struct Pool {
   i64 n, c, h, w, kh, kw, sh, sw, pt, pb, pl, pr, oh, ow;
 };
 
+// The float32 or float64 instantiation of a kernel, from the dtype of `a`
+// (`operand` names it in the error).
+template <typename F32, typename F64>
+auto by_dtype(const py::array &a, const char *what, F32 f32, F64 f64,
+              const char *operand = "array") {
+  if (py::isinstance<py::array_t<float>>(a)) return f32();
+  if (py::isinstance<py::array_t<double>>(a)) return f64();
+  throw py::type_error(std::string(what) + ": expected a float32 or float64 " + operand +
+                       ", got " + std::string(py::str(a.dtype())));
+}
+
 inline std::vector<i64> ints(const py::sequence &seq, size_t expected, const char *what) {
   if (py::len(seq) != expected) {
     std::ostringstream msg;
