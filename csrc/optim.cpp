@@ -129,26 +129,29 @@ void rmsprop(py::array p_, py::array g_, py::array sq_, py::array buf_, double l
 void register_optim(py::module_ &m) {
   m.def("sgd_update", [](py::array p, py::array g, py::array buf, double lr, double momentum,
                          double dampening, double weight_decay, bool nesterov, bool first) {
-    csrc::by_dtype(p, "sgd_update",
-             [&] { sgd<float>(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first); },
-             [&] { sgd<double>(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first); },
-             "parameter");
+    csrc::by_dtype(
+        p, "sgd_update",
+        [&] { sgd<float>(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first); },
+        [&] { sgd<double>(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first); },
+        "parameter");
   }, "In place: SGD with momentum, dampening, Nesterov and weight decay (PyTorch's formulas).");
   m.def("adam_update", [](py::array p, py::array g, py::array m_, py::array v, py::array vmax,
                           double lr, double beta1, double beta2, double eps, double weight_decay,
                           bool decoupled, bool amsgrad, double step) {
-    csrc::by_dtype(p, "adam_update",
-             [&] { adam<float>(p, g, m_, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled,
-                               amsgrad, step); },
-             [&] { adam<double>(p, g, m_, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled,
-                                amsgrad, step); },
-             "parameter");
+    csrc::by_dtype(
+        p, "adam_update",
+        [&] { adam<float>(p, g, m_, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled,
+                          amsgrad, step); },
+        [&] { adam<double>(p, g, m_, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled,
+                           amsgrad, step); },
+        "parameter");
   }, "In place: Adam (decoupled: AdamW), optionally AMSGrad.");
   m.def("rmsprop_update", [](py::array p, py::array g, py::array sq, py::array buf, double lr,
                              double alpha, double eps, double weight_decay, double momentum) {
-    csrc::by_dtype(p, "rmsprop_update",
-             [&] { rmsprop<float>(p, g, sq, buf, lr, alpha, eps, weight_decay, momentum); },
-             [&] { rmsprop<double>(p, g, sq, buf, lr, alpha, eps, weight_decay, momentum); },
-             "parameter");
+    csrc::by_dtype(
+        p, "rmsprop_update",
+        [&] { rmsprop<float>(p, g, sq, buf, lr, alpha, eps, weight_decay, momentum); },
+        [&] { rmsprop<double>(p, g, sq, buf, lr, alpha, eps, weight_decay, momentum); },
+        "parameter");
   }, "In place: RMSprop with optional momentum and weight decay.");
 }
