@@ -1,7 +1,8 @@
 """The update rules, PyTorch's formulas. SGD, Adam/AdamW and RMSprop hand every
 parameter to one fused in-place kernel (``autograd.kernels.sgd_update`` /
-``adam_update`` / ``rmsprop_update``): numba on the CPU when installed, else the
-NumPy reference; CUDA on the GPU. Adagrad runs as array expressions.
+``adam_update`` / ``rmsprop_update``): the C++ extension's on the CPU (numba's
+without it, else the NumPy reference); CUDA on the GPU. Adagrad runs as array
+expressions.
 """
 import math
 
