@@ -38,14 +38,18 @@ def gemm_kernel():
 
 
 @contextlib.contextmanager
-def use_gemm_kernel(name):
-    """Run the block's products on the named micro-kernel (for tests and benchmarks)."""
-    prev = _kernel[0]
-    _kernel[0] = _checked(name, "use_gemm_kernel")
+def _setting(cell, value):
+    """``cell[0] = value`` inside the block."""
+    prev, cell[0] = cell[0], value
     try:
         yield
     finally:
-        _kernel[0] = prev
+        cell[0] = prev
+
+
+def use_gemm_kernel(name):
+    """Run the block's products on the named micro-kernel (for tests and benchmarks)."""
+    return _setting(_kernel, _checked(name, "use_gemm_kernel"))
 
 
 # 3x3 stride-1 convolutions with at least this many input and output channels
@@ -61,18 +65,12 @@ CONV_ALGORITHMS = ("auto", "gemm", "winograd")
 _conv_algorithm = ["auto"]
 
 
-@contextlib.contextmanager
 def use_conv_algorithm(name):
     """Force the block's eligible convolutions onto 'gemm' or 'winograd' (for
     tests and benchmarks); 'auto' is the measured choice."""
     if name not in CONV_ALGORITHMS:
         raise ValueError("use_conv_algorithm: %r is not one of %s" % (name, CONV_ALGORITHMS))
-    prev = _conv_algorithm[0]
-    _conv_algorithm[0] = name
-    try:
-        yield
-    finally:
-        _conv_algorithm[0] = prev
+    return _setting(_conv_algorithm, name)
 
 
 def _winograd(g):
