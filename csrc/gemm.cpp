@@ -263,7 +263,7 @@ void gemm_im2col(py::array a, py::array x, py::array c, py::sequence geometry, p
                             transposed ? rows : cols,
                             "im2col(x" + shape_str(x) + ")" + (transposed ? "^T" : ""),
                             out.batch, c.shape(1), c.shape(2), shape_str(c), bias, keep);
-  const Im2colB image{static_cast<const float *>(x.data()), map_of(g), transposed};
+  const Im2colB image{static_cast<const float *>(x.data()), map_of(g)};
   if (!transposed) {
     launch(p, StridedA{p.a}, image, out, kernel);
     return;

@@ -134,11 +134,11 @@ struct ConvMap {
   }
 };
 
-// B = the im2col matrix of x, or its transpose (weight gradients).
+// B = the im2col matrix of x: rows (channel, ki, kj), columns output pixels.
+// Its gather also serves Im2colA.
 struct Im2colB {
   const float *x;
   ConvMap g;
-  bool transposed;
 
   // `count` entries of row `at` from output pixel (oy, ox) on, to dst[0], dst[step], ...
   // (Contiguous: a compile-time step of 1, so the copy vectorizes.)
@@ -162,20 +162,13 @@ struct Im2colB {
 
   void pack(i64 z, i64 k0, i64 kc, i64 j0, i64 nc, int nr, float *dst) const {
     const float *img = x + z * g.bs;
-    for (i64 jp = 0; jp < nc; jp += nr, dst += nr * kc) {
+    for (i64 jp = 0; jp < nc; jp += nr, dst += nr * kc) {   // rows k0.., pixels j0 + jp..
       const i64 n = std::min<i64>(nr, nc - jp);
-      if (!transposed) {       // rows k0.., pixels j0 + jp..
-        const i64 oy = (j0 + jp) / g.ow, ox = (j0 + jp) % g.ow;
-        ConvMap::Cursor at = g.cursor(k0);
-        for (i64 k = 0; k < kc; ++k, at.next(g)) {
-          gather<true>(img, at, oy, ox, n, dst + k * nr, 1);
-          std::fill(dst + k * nr + n, dst + (k + 1) * nr, 0.0f);
-        }
-      } else {                 // pixels k0.., rows j0 + jp..
-        if (n < nr) std::memset(dst, 0, sizeof(float) * nr * kc);
-        const i64 oy = k0 / g.ow, ox = k0 % g.ow;
-        ConvMap::Cursor at = g.cursor(j0 + jp);
-        for (i64 j = 0; j < n; ++j, at.next(g)) gather<false>(img, at, oy, ox, kc, dst + j, nr);
+      const i64 oy = (j0 + jp) / g.ow, ox = (j0 + jp) % g.ow;
+      ConvMap::Cursor at = g.cursor(k0);
+      for (i64 k = 0; k < kc; ++k, at.next(g)) {
+        gather<true>(img, at, oy, ox, n, dst + k * nr, 1);
+        std::fill(dst + k * nr + n, dst + (k + 1) * nr, 0.0f);
       }
     }
   }
@@ -195,7 +188,7 @@ struct StridedA {              // a strided matrix per product
 // Weight gradients take this side (C^T = im2col @ gy^T): an mr-row panel is
 // small enough to fill in L1, where an nr-column panel of im2col^T is not.
 struct Im2colA {
-  Im2colB image;               // its map and gather; `transposed` unused
+  Im2colB image;               // its map and gather
   void pack(i64 z, i64 i0, i64 mc, i64 k0, i64 kc, int mr, float *dst) const {
     const float *img = image.x + z * image.g.bs;
     const i64 oy = k0 / image.g.ow, ox = k0 % image.g.ow;

@@ -95,6 +95,8 @@ class Pool {
     if (error) std::rethrow_exception(error);
   }
 
+  PoolStats &stats() { return stats_; }
+
   // Whether jobs should go parallel now (see judge).
   bool parallel_now() const {
     return Clock::now().time_since_epoch().count() >= solo_until_.load(std::memory_order_relaxed);
@@ -133,10 +135,6 @@ class Pool {
     recent_ = 0;
   }
 
- public:
-  PoolStats &stats() { return stats_; }
-
- private:
   // Chunks until none are left (or a body threw).
   void work(int slot) {
     for (;;) {
