@@ -51,8 +51,29 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capt
     With ``capture`` (a list of tensors) no ``.grad`` is touched and the
     gradients with respect to those tensors are returned (None where none arrived).
     """
-    with set_grad_enabled(create_graph):
-        return _walk(roots, root_grads, retain_graph, create_graph, capture)
+    callbacks = []
+    _walk_callbacks.append(callbacks)
+    try:
+        with set_grad_enabled(create_graph):
+            result = _walk(roots, root_grads, retain_graph, create_graph, capture)
+    finally:
+        _walk_callbacks.pop()
+    for callback in callbacks:   # a callback may queue another
+        callback()
+    return result
+
+
+_walk_callbacks = []   # one list per backward pass in progress (innermost last)
+
+
+def queue_callback(callback):
+    """Run ``callback()`` once the backward pass now running has finished (every
+    leaf's .grad written), as PyTorch's engine ``queue_callback``. Called from a
+    hook during backward; outside one it raises."""
+    if not _walk_callbacks:
+        raise RuntimeError("queue_callback() can only be called during a backward pass "
+                           "(from a tensor hook)")
+    _walk_callbacks[-1].append(callback)
 
 
 def _walk(roots, root_grads, retain_graph, create_graph, capture):
@@ -69,6 +90,8 @@ def _walk(roots, root_grads, retain_graph, create_graph, capture):
             slot = leaf_grads.get(id(edge))
             if slot is None:
                 leaf_grads[id(edge)] = [edge, grad]
+            elif slot[1] is None:
+                slot[1] = grad
             else:
                 slot[1] = slot[1] + grad
             return
@@ -77,6 +100,28 @@ def _walk(roots, root_grads, retain_graph, create_graph, capture):
         if grads is None:
             grads = node_grads[node] = [None] * len(node.output_meta)
         grads[nr] = grad if grads[nr] is None else grads[nr] + grad
+
+    given = {id(g.array) for g in root_grads}    # arrays the caller may still hold
+
+    def finish_leaf(slot):
+        """Run a leaf's hooks on its complete gradient, then accumulate it into .grad
+        and run the post-accumulate hooks (or capture it, for grad())."""
+        if slot is None or slot[1] is None:
+            return
+        leaf, grad = slot
+        for hook in leaf._hooks or ():
+            new = hook(grad)
+            if new is not None:
+                grad = new
+        if capture is not None:
+            captured[id(leaf)] = grad
+            return
+        if leaf.grad is None:
+            leaf.grad = grad if create_graph else _owned(grad, given)
+        else:
+            leaf.grad = leaf.grad + grad
+        for hook in getattr(leaf, "_post_accumulate_hooks", None) or ():
+            hook(leaf)
 
     start = []
     for r, g in zip(roots, root_grads):
@@ -89,8 +134,12 @@ def _walk(roots, root_grads, retain_graph, create_graph, capture):
         if r._node is not None:
             start.append(r._node)
 
-    # Count, for every reachable node, how many consumers will send it a gradient.
+    # Count, for every reachable node and leaf, how many consumers will send it a
+    # gradient: a leaf's gradient is final (and its .grad written) as soon as its
+    # last consumer has run, not at the end of the walk, so DistributedDataParallel
+    # can start reducing it while the rest of backward runs.
     pending = {}
+    leaf_pending = {}
     stack = list(set(start))
     seen = set(stack)
     while stack:
@@ -104,6 +153,8 @@ def _walk(roots, root_grads, retain_graph, create_graph, capture):
                 if parent not in seen:
                     seen.add(parent)
                     stack.append(parent)
+            elif edge is not None:
+                leaf_pending[id(edge)] = leaf_pending.get(id(edge), 0) + 1
 
     ready = [n for n in set(start) if pending.get(n, 0) == 0]
     while ready:
@@ -131,21 +182,16 @@ def _walk(roots, root_grads, retain_graph, create_graph, capture):
                 pending[parent] -= 1
                 if pending[parent] == 0:
                     ready.append(parent)
+            else:
+                pending_leaf = leaf_pending[id(edge)] - 1
+                leaf_pending[id(edge)] = pending_leaf
+                if pending_leaf == 0:
+                    finish_leaf(leaf_grads.pop(id(edge), None))
         if not retain_graph:
             node._release()
 
-    given = {id(g.array) for g in root_grads}    # arrays the caller may still hold
-    for leaf, grad in leaf_grads.values():
-        for hook in leaf._hooks or ():
-            new = hook(grad)
-            if new is not None:
-                grad = new
-        if capture is not None:
-            captured[id(leaf)] = grad
-        elif leaf.grad is None:
-            leaf.grad = grad if create_graph else _owned(grad, given)
-        else:
-            leaf.grad = leaf.grad + grad
+    for slot in list(leaf_grads.values()):       # leaves that were roots themselves
+        finish_leaf(slot)
     if capture is None:
         return None
     result = []
@@ -228,6 +274,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
                                          capture=inputs)):
         if g is not None:
             t.grad = g if t.grad is None else t.grad + g
+            for hook in getattr(t, "_post_accumulate_hooks", None) or ():
+                hook(t)
 
 
 @tensor_method("backward")

@@ -51,8 +51,9 @@ class Tensor:
     dtype (as in PyTorch).
     """
 
+    # _post_accumulate_hooks is set only on the leaves that have one (read with getattr)
     __slots__ = ("array", "grad", "requires_grad", "_node", "_output_nr", "_counter", "_hooks",
-                 "__weakref__")
+                 "_post_accumulate_hooks", "__weakref__")
     __array_priority__ = 1000   # NumPy defers `ndarray op Tensor` to our reflected ops
     __array_ufunc__ = None
 
@@ -266,6 +267,21 @@ class Tensor:
             if self._hooks is None:
                 self._hooks = []
             hooks = self._hooks
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` on this leaf once backward has accumulated its
+        gradient into ``.grad`` (not for ``autograd.grad``, which writes no .grad).
+        Returns a handle with ``remove()``."""
+        if self._node is not None:
+            raise RuntimeError("post-accumulate-grad hooks can only be registered on leaf "
+                               "tensors; this tensor has grad_fn %r" % (self._node,))
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+        hooks = getattr(self, "_post_accumulate_hooks", None)
+        if hooks is None:
+            hooks = self._post_accumulate_hooks = []
         hooks.append(hook)
         return _HookHandle(hooks, hook)
 
