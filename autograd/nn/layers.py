@@ -216,7 +216,9 @@ class _BatchNorm(Module):
         y = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                          use_batch, momentum, self.eps, axis=self.channel_axis)
         if tracking:                            # after batch_norm's checks passed
-            self.num_batches_tracked._set_data(self.num_batches_tracked.array + 1)
+            count = self.num_batches_tracked.array.copy()    # `array + 1` would be a NumPy
+            count += 1                                       # scalar, not a 0-d array
+            self.num_batches_tracked._set_data(count)
         return y
 
     def extra_repr(self):
