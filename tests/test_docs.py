@@ -19,3 +19,17 @@ def test_readme_opens_with_the_two_commands():
     assert "examples/" in first[0] and "pytest" in first[1]
     ci = (README.parent / ".ci" / "run").read_text()
     assert first[1].split("#")[0].strip() in ci
+
+
+def test_every_package_is_installed():
+    """pyproject's explicit package list names every package directory (a missing one
+    installs from a checkout, editable, and vanishes from the wheel)."""
+    import tomllib
+    root = README.parent
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    found = {".".join(p.parent.relative_to(root).parts)
+             for p in (root / "autograd").rglob("__init__.py")}
+    found |= {"autograd.kernels" + "".join("." + s for s in p.parent.relative_to(
+        root / "kernels").parts) for p in (root / "kernels").rglob("__init__.py")}
+    assert found <= listed, "not in pyproject's packages: %s" % sorted(found - listed)
