@@ -31,7 +31,7 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
 from . import autograd  # noqa: E402  (the torch.autograd mirror)
 from .autograd import functional  # noqa: E402
 from . import cuda  # noqa: E402
-from . import nn, optim, utils  # noqa: E402
+from . import distributed, nn, optim, utils  # noqa: E402
 from .io import load, save  # noqa: E402
 from .kernels.cuda import get_float32_matmul_precision, set_float32_matmul_precision  # noqa: E402,F401
 from ._build import build_info  # noqa: E402

@@ -10,3 +10,4 @@ from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Con
 from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss,  # noqa: F401
                      NLLLoss)
 from .module import Module, Parameter  # noqa: F401
+from .parallel import DataParallel, DistributedDataParallel  # noqa: F401
