@@ -97,6 +97,8 @@ class ModelCheckpoint(Callback):
     after each epoch, or only when ``monitor`` improved (``save_best_only``).
     ``filepath`` may hold ``{epoch}`` and log keys: 'ckpt-{epoch:02d}-{val_loss:.3f}.keras'."""
 
+    chief_only = True      # in data-parallel fit(), only rank 0 writes
+
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
                  save_weights_only=False, mode="auto", save_freq="epoch",
                  initial_value_threshold=None):

@@ -11,6 +11,7 @@ import numpy as np
 from ..creation import generator
 from ..tape import no_grad
 from ..tensor import Tensor
+from . import distributed as _distributed
 from . import losses as _losses
 from . import metrics as _metrics
 from . import optimizers
@@ -185,14 +186,15 @@ class Trainer:
             trackers[key] = m
         return trackers
 
-    def _train_step(self, xb, yb, swb, parts):
+    def _train_step(self, xb, yb, swb, parts, scale=1.0):
         """One step, all or nothing: if anything raises before the optimizer has
-        updated, the moving statistics of BatchNormalization are put back."""
+        updated, the moving statistics of BatchNormalization are put back. The
+        gradient is that of ``scale`` times the loss (a rank's share of the batch)."""
         saved = [(b, b.array.copy()) for b in self.buffers()]
         try:
             total, preds, per_output = self._batch_loss(xb, yb, swb, parts)
             self.optimizer.zero_grad()
-            total.backward()
+            (total if scale == 1.0 else total * scale).backward()
         except BaseException:
             for b, data in saved:
                 b._set_data(data)
@@ -231,8 +233,24 @@ class Trainer:
         steps = -(-n // batch_size)
         verbose = 1 if verbose == "auto" else verbose
         history = History()
-        cbs = CallbackList([history] + list(callbacks or []), self,
-                           {"verbose": verbose, "epochs": epochs, "steps": steps})
+        callbacks = [history] + list(callbacks or [])
+        spread = _distributed.DataParallelFit(self) if _distributed.active() else None
+        if spread is not None:
+            callbacks = spread.callbacks(callbacks)
+            verbose = verbose if spread.rank == 0 else 0
+        try:
+            return self._fit_epochs(xs, ys, sw, n, val, parts, batch_size, epochs,
+                                    initial_epoch, shuffle, augment, validation_freq,
+                                    CallbackList(callbacks, self, {"verbose": verbose,
+                                                                   "epochs": epochs,
+                                                                   "steps": steps}),
+                                    steps, verbose, history, spread)
+        finally:
+            if spread is not None:
+                spread.close()
+
+    def _fit_epochs(self, xs, ys, sw, n, val, parts, batch_size, epochs, initial_epoch,
+                    shuffle, augment, validation_freq, cbs, steps, verbose, history, spread):
         self.stop_training = False
         cbs.call("on_train_begin", {})
         logs = {}
@@ -240,29 +258,39 @@ class Trainer:
             cbs.call("on_epoch_begin", epoch, {})
             self.train()
             order = generator().permutation(n) if shuffle else np.arange(n)
+            if spread is not None:
+                order = spread.order(order)
             trackers = self._trackers(parts)
             bar = Progress(steps, verbose, "Epoch %d/%d" % (epoch + 1, epochs))
             for s in range(steps):
                 cbs.call("on_train_batch_begin", s, {})
                 idx = order[s * batch_size:(s + 1) * batch_size]
+                idx, scale = (idx, 1.0) if spread is None else spread.shard(idx)
                 xa = [a[idx] for a in xs]
                 if augment is not None:
                     xa[0] = augment(xa[0])
                 xb, yb, swb = self._tensors(xa, [a[idx] for a in ys],
                                             None if sw is None else sw[idx])
-                total, preds, per_output = self._train_step(xb, yb, swb, parts)
-                self._tally(trackers, len(idx), total, per_output, preds, yb, swb, parts)
+                total, preds, per_output = self._train_step(xb, yb, swb, parts, scale)
+                if scale:
+                    self._tally(trackers, len(idx), total, per_output, preds, yb, swb, parts)
                 logs = _results(trackers)
                 cbs.call("on_train_batch_end", s, dict(logs))
                 bar.update(s + 1, logs)
-                if self.stop_training:
+                if self.stop_training if spread is None else spread.any(self.stop_training):
+                    self.stop_training = True
                     break
+            if spread is not None:
+                spread.reduce_metrics(trackers)
+                spread.sync_buffers()
+                logs = _results(trackers)
             if val is not None and (epoch + 1) % validation_freq == 0:
                 vals = self._evaluate_arrays(*val, parts, callbacks=cbs)
                 logs.update({"val_" + k: v for k, v in vals.items()})
             bar.finish(logs)
             cbs.call("on_epoch_end", epoch, dict(logs))
-            if self.stop_training:
+            if self.stop_training if spread is None else spread.any(self.stop_training):
+                self.stop_training = True
                 break
         cbs.call("on_train_end", dict(logs))
         return history
