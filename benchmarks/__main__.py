@@ -1,7 +1,8 @@
 """This engine on the CPU and the GPU, against PyTorch, as one command.
 
     python -m benchmarks [--device cpu|cuda|all] [--quick] [--out DIR]
-                         [--only kernels,training,overhead,scaling] [--repeats N] [--no-torch]
+                         [--only kernels,training,overhead,scaling,distributed] [--repeats N]
+                         [--no-torch]
                          [--isa auto|all|avx2,avx512] [--tuned] [--busy] [--rounds N]
 
 Each engine runs in its own process (``benchmarks.worker``) with the
@@ -129,7 +130,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that it runs")
     parser.add_argument("--out", default=os.path.join("benchmarks", "out"))
     parser.add_argument("--only", default=",".join(RUNNERS),
-                        help="comma-separated sections (default: all)")
+                        help="comma-separated sections (default: all but distributed, "
+                             "which runs only when named)")
     parser.add_argument("--repeats", type=int, default=None, help="timed runs (default 7, quick 3)")
     parser.add_argument("--no-torch", action="store_true", help="do not time PyTorch")
     parser.add_argument("--isa", default="auto",
@@ -143,6 +145,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     sections = [s.strip() for s in args.only.split(",") if s.strip()]
+    if "distributed" in sections:         # its own procedure: ranks under mpiexec, no peer
+        from . import distributed
+        distributed.main(args.out, args.quick, args.repeats or 20, machine_info())
+        sections.remove("distributed")
+        if not sections:
+            return None
     unknown = [s for s in sections if s not in RUNNERS]
     if unknown:
         parser.error("unknown section(s) %s; choose from %s" % (unknown, ", ".join(RUNNERS)))
