@@ -51,16 +51,24 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capt
     With ``capture`` (a list of tensors) no ``.grad`` is touched and the
     gradients with respect to those tensors are returned (None where none arrived).
     """
-    callbacks = []
-    _walk_callbacks.append(callbacks)
-    try:
+    with _callback_scope():
         with set_grad_enabled(create_graph):
-            result = _walk(roots, root_grads, retain_graph, create_graph, capture)
-    finally:
+            return _walk(roots, root_grads, retain_graph, create_graph, capture)
+
+
+class _callback_scope:
+    """Where queue_callback() collects; the callbacks run when the pass ends without error."""
+
+    def __enter__(self):
+        self.callbacks = []
+        _walk_callbacks.append(self.callbacks)
+
+    def __exit__(self, kind, value, tb):
         _walk_callbacks.pop()
-    for callback in callbacks:   # a callback may queue another
-        callback()
-    return result
+        if kind is None:
+            for callback in self.callbacks:   # a callback may queue another
+                callback()
+        return False
 
 
 _walk_callbacks = []   # one list per backward pass in progress (innermost last)
@@ -270,12 +278,13 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         run_backward(tensors, roots, retain_graph, create_graph)
         return
     inputs = _as_list(inputs)
-    for t, g in zip(inputs, run_backward(tensors, roots, retain_graph, create_graph,
-                                         capture=inputs)):
-        if g is not None:
-            t.grad = g if t.grad is None else t.grad + g
-            for hook in getattr(t, "_post_accumulate_hooks", None) or ():
-                hook(t)
+    grads = run_backward(tensors, roots, retain_graph, create_graph, capture=inputs)
+    with _callback_scope():
+        for t, g in zip(inputs, grads):
+            if g is not None:
+                t.grad = g if t.grad is None else t.grad + g
+                for hook in getattr(t, "_post_accumulate_hooks", None) or ():
+                    hook(t)
 
 
 @tensor_method("backward")

@@ -395,3 +395,26 @@ def test_the_distributed_digits_example_learns_on_two_ranks(tmp_path):
     assert accuracy > 0.9 and "(2 ranks" in run.stdout
     assert run.stdout.count("epoch  6") == 1                 # only rank 0 prints
     assert (tmp_path / "digits_distributed.pt").exists()
+
+
+@needs_mpi
+def test_ddp_with_backward_inputs_and_after_a_backward_that_raised():
+    dist.init_process_group("mpi", timeout=10)
+    ag.manual_seed(0)
+    model = nn.Linear(3, 1)
+    ddp = nn.DistributedDataParallel(model)
+    ddp(ag.ones(2, 3)).sum().backward(inputs=[model.weight, model.bias])
+    assert ddp.comm_stats["backward_passes"] == 1
+
+    def fail(grad):
+        raise ValueError("a hook fails")
+    x = ag.ones(2, 3, requires_grad=True)
+    h = x * 1.0
+    h.register_hook(fail)                         # runs after the Linear's gradients are in
+    with pytest.raises(ValueError, match="a hook fails"):
+        ddp(h).sum().backward()
+    assert ddp._finishing
+    model.zero_grad()
+    ddp(ag.ones(2, 3)).sum().backward()           # the next step starts clean
+    np.testing.assert_allclose(model.weight.grad.numpy(), np.full((1, 3), 2.0))
+    assert ddp.comm_stats["backward_passes"] == 2

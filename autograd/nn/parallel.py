@@ -92,6 +92,8 @@ class DistributedDataParallel(Module):
                            "bytes_reduced_during_backward": 0}
 
     def forward(self, *args, **kwargs):
+        if self._finishing:          # the last backward raised before it ended
+            self._reset()
         if self.broadcast_buffers and self.training:
             self._sync_buffers()
         return self.module(*args, **kwargs)
@@ -161,10 +163,13 @@ class DistributedDataParallel(Module):
                         p.grad.array[...] = avg
                     offset += n
         finally:
-            for b in self._buckets:
-                b.pending, b.work = len(b.params), None
-            self._next = 0
-            self._finishing = False
+            self._reset()
+
+    def _reset(self):
+        for b in self._buckets:
+            b.pending, b.work = len(b.params), None
+        self._next = 0
+        self._finishing = False
 
     def _sync_buffers(self):
         if self._world > 1:
