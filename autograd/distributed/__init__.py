@@ -206,14 +206,7 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
     """Fill ``tensor_list[r]`` with rank ``r``'s ``tensor``, on every rank."""
     g = _default()
     arr = _array(tensor, "all_gather")
-    outs = [_array(t, "all_gather output %d" % i) for i, t in enumerate(tensor_list)]
-    if len(outs) != g.size:
-        raise ValueError("all_gather: tensor_list has %d tensors for a world of %d"
-                         % (len(outs), g.size))
-    for i, o in enumerate(outs):
-        if o.shape != arr.shape or o.dtype != arr.dtype:
-            raise ValueError("all_gather: output %d is %s %s; the input is %s %s"
-                             % (i, tuple(o.shape), o.dtype, tuple(arr.shape), arr.dtype))
+    outs = _one_per_rank(tensor_list, arr, g, "all_gather", "tensor_list", "output", "input")
     xp = array_module(arr)
     gathered = xp.empty((g.size,) + tuple(arr.shape), arr.dtype)
 
@@ -229,14 +222,7 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=Fal
     g = _default()
     op = _reduce_op(op)
     out = _array(output, "reduce_scatter output")
-    ins = [_array(t, "reduce_scatter input %d" % i) for i, t in enumerate(input_list)]
-    if len(ins) != g.size:
-        raise ValueError("reduce_scatter: input_list has %d tensors for a world of %d"
-                         % (len(ins), g.size))
-    for i, a in enumerate(ins):
-        if a.shape != out.shape or a.dtype != out.dtype:
-            raise ValueError("reduce_scatter: input %d is %s %s; the output is %s %s"
-                             % (i, tuple(a.shape), a.dtype, tuple(out.shape), out.dtype))
+    ins = _one_per_rank(input_list, out, g, "reduce_scatter", "input_list", "input", "output")
     if op == ReduceOp.AVG and out.dtype.kind != "f":
         raise TypeError("reduce_scatter: ReduceOp.AVG needs a floating tensor, got %s" % out.dtype)
     xp = array_module(out)
@@ -247,6 +233,19 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=Fal
         work = Work(g.reduce_scatter(out, stacked, op))
     _written(output)
     return _run(work, async_op)
+
+
+def _one_per_rank(tensors, like, g, what, list_name, role, other):
+    """The arrays of ``tensors``: one per rank, each of ``like``'s shape and dtype."""
+    arrays = [_array(t, "%s %s %d" % (what, role, i)) for i, t in enumerate(tensors)]
+    if len(arrays) != g.size:
+        raise ValueError("%s: %s has %d tensors for a world of %d"
+                         % (what, list_name, len(arrays), g.size))
+    for i, a in enumerate(arrays):
+        if a.shape != like.shape or a.dtype != like.dtype:
+            raise ValueError("%s: %s %d is %s %s; the %s is %s %s" % (
+                what, role, i, tuple(a.shape), a.dtype, other, tuple(like.shape), like.dtype))
+    return arrays
 
 
 def barrier(group=None, async_op=False):
