@@ -5,6 +5,8 @@ does, and tests/test_distributed.py launches it where mpiexec is installed).
 Both ranks run the same tests in the same order; a collective that one rank
 skips makes the other fail after the group's timeout instead of hanging.
 """
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -128,19 +130,11 @@ def train(model, data, part=None, accumulate=1):
             if part is not None:
                 x, y = x[part], y[part]
             sync = j == accumulate - 1 or not isinstance(model, nn.DistributedDataParallel)
-            ctx = model.no_sync() if not sync else _nullcontext()
+            ctx = model.no_sync() if not sync else contextlib.nullcontext()
             with ctx:
                 loss_fn(model(ag.tensor(x)), ag.tensor(y)).backward()
         opt.step()
     return model
-
-
-class _nullcontext:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def shard():
