@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 
+from ..kernels.device import array_module
 from . import DistributedError
 
 
@@ -77,16 +78,8 @@ def _host(arr):
     host = np.ascontiguousarray(arr.get() if hasattr(arr, "get") else arr)
 
     def write_back():
-        arr[...] = _to_like(arr, host)
+        arr[...] = array_module(arr).asarray(host)     # CuPy: an upload
     return host, write_back
-
-
-def _to_like(arr, host):
-    """``host`` on ``arr``'s device (CuPy arrays: an upload)."""
-    if isinstance(arr, np.ndarray):
-        return host
-    import cupy
-    return cupy.asarray(host)
 
 
 class MpiGroup:
