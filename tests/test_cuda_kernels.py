@@ -38,14 +38,16 @@ class Device:
             self.runtime = KC.runtime()
             self.put, self.get = cupy.asarray, cupy.asnumpy
 
-    def ran(self, kernel):
-        """Assert ``kernel`` was launched since the last call (a real GPU does not tell)."""
+    def ran(self, *kernels):
+        """Assert each of ``kernels`` was launched since the last call (a real GPU
+        does not tell)."""
         if self.name == "cupy":
             return
         log = self.runtime.launches if self.name == "emulator" else self.driver.launches
         names = [r if isinstance(r, str) else r[1] for r in log]
         del log[:]
-        assert kernel in names, "expected %s to run, ran %s" % (kernel, names)
+        for kernel in kernels:
+            assert kernel in names, "expected %s to run, ran %s" % (kernel, names)
 
 
 def _skip_reason(name):
@@ -75,6 +77,7 @@ def precision():
 
 
 ROUNDING = R.MATMUL_INPUT_ROUNDING
+KIND = {"highest": "f32", "high": "tf32", "medium": "bf16"}
 
 
 def _check_matmul(dev, a, b, dtype, mode="highest"):
@@ -123,8 +126,9 @@ def test_matmul_every_transpose_and_precision(dev, precision, ta, tb, dtype, mod
     b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
     a, b = (a.T if ta else a), (b.T if tb else b)
     _check_matmul(dev, a, b, dtype, mode)
-    kind = {"highest": "f32", "high": "tf32", "medium": "bf16"}[mode] if dtype == np.float32 else "f64"
-    dev.ran("gemm_%s_%s%s" % (kind, "t" if ta else "n", "t" if tb else "n"))
+    kind = KIND[mode] if dtype == np.float32 else "f64"
+    tile = KC.pick_tile(kind, m, n, 1)
+    dev.ran("gemm_%s_%s%s_%dx%d" % (kind, "t" if ta else "n", "t" if tb else "n", *tile))
 
 
 def test_matmul_on_unaligned_and_strided_views(dev):
@@ -154,32 +158,100 @@ def test_precision_setting_is_checked():
 TOL = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+MODES = [(np.float32, "highest"), (np.float64, "highest"), (np.float32, "high"),
+         (np.float32, "medium")]
+
+
+def _conv_reference(x, w, b, gy, g, mode):
+    """Forward, grad-input and grad-weight in float64 on the inputs rounded as the
+    kernels round them (TF32 / BF16), and the scale of each (sums of |terms|) for
+    the float32-accumulation tolerance."""
+    r = ROUNDING[mode]
+    x, w, gy = (r(a).astype(np.float64) for a in (x, w, gy))
+    b = None if b is None else b.astype(np.float64)
+    want = (R.conv2d_forward(x, w, b, g)[0], R.conv2d_grad_input(gy, w, g),
+            R.conv2d_grad_weight(gy, R.im2col(x, g), g))
+    ax, aw, agy = np.abs(x), np.abs(w), np.abs(gy)
+    scale = (R.conv2d_forward(ax, aw, None if b is None else np.abs(b), g)[0],
+             R.conv2d_grad_input(agy, aw, g), R.conv2d_grad_weight(agy, R.im2col(ax, g), g))
+    return want, scale
+
+
+def _check_conv(dev, x, w, b, g, dtype, mode, seed=2):
+    gy = np.random.default_rng(seed).standard_normal(g.output_shape).astype(dtype)
+    y, saved = KC.conv2d_forward(dev.put(x), dev.put(w), None if b is None else dev.put(b), g, True)
+    got = (y, KC.conv2d_grad_input(dev.put(gy), dev.put(w), g),
+           KC.conv2d_grad_weight(dev.put(gy), saved, g))
+    eps = 1e-6 if dtype == np.float32 else 1e-14
+    for what, out, want, scale in zip(("forward", "grad-input", "grad-weight"), got,
+                                      *_conv_reference(x, w, b, gy, g, mode)):
+        out = dev.get(out)
+        assert out.dtype == dtype and out.shape == want.shape, what
+        err = np.abs(out - want)
+        assert np.all(err <= eps * (scale + 1)), (what, err.max())
+
+
+@pytest.mark.parametrize("dtype,mode", MODES)
 @pytest.mark.parametrize("case", CONV_CASES)
-def test_conv_kernels_match_the_reference(dev, case, dtype):
+def test_conv_kernels_match_the_reference(dev, precision, case, dtype, mode):
+    """Every conv case (stride, padding, dilation, groups, odd sizes) in every
+    precision: forward, grad-input and grad-weight against float64 math; the
+    implicit-GEMM kernels ran, except for pointwise convolutions (plain GEMMs)."""
+    precision(mode)
     x, w, b, g = _conv_case(case, dtype, seed=1)
-    gy = np.random.default_rng(2).standard_normal(g.output_shape).astype(dtype)
-    y, saved = KC.conv2d_forward(dev.put(x), dev.put(w), dev.put(b), g, True)
-    np.testing.assert_allclose(dev.get(y), R.conv2d_forward(x, w, b, g)[0], **TOL[dtype])
-    np.testing.assert_allclose(dev.get(KC.conv2d_grad_input(dev.put(gy), dev.put(w), g)),
-                               R.conv2d_grad_input(gy, w, g), **TOL[dtype])
-    gw_ref = R.conv2d_grad_weight(gy, R.im2col(x, g), g)
-    np.testing.assert_allclose(dev.get(KC.conv2d_grad_weight(dev.put(gy), saved, g)),
-                               gw_ref, **TOL[dtype])
-    # backward from the input instead of the im2col buffer (what forward keeps for big inputs)
-    np.testing.assert_allclose(dev.get(KC.conv2d_grad_weight(dev.put(gy), dev.put(x), g)),
-                               gw_ref, **TOL[dtype])
+    _check_conv(dev, x, w, b, g, dtype, mode)
+    kind = KIND[mode] if dtype == np.float32 else "f64"
+    if dev.name != "cupy":
+        log = dev.runtime.launches if dev.name == "emulator" else dev.driver.launches
+        names = [r if isinstance(r, str) else r[1] for r in log]
+        del log[:]
+        pointwise = KC._is_pointwise(g)
+        for op in ("fwd", "dgrad", "wgrad"):
+            ran = [n for n in names if n.startswith("conv2d_%s_%s_" % (kind, op))]
+            assert (ran == []) is pointwise, (op, names)
+        assert all(n.startswith(("conv2d_" + kind, "gemm_" + kind)) for n in names), names
 
 
-def test_conv_without_bias_and_with_tensor_cores(dev, precision):
+@pytest.mark.parametrize("kind,tile", [(k, t) for k, tiles in KC.TILES.items() for t in tiles])
+def test_every_tile_of_every_kernel(dev, precision, monkeypatch, kind, tile):
+    """Each tile the kernels come in, forced: all four GEMM transposes and the
+    three conv passes, on sizes that straddle the tile edges."""
+    dtype = np.float64 if kind == "f64" else np.float32
+    mode = {"tf32": "high", "bf16": "medium"}.get(kind, "highest")
+    precision(mode)
+    monkeypatch.setattr(KC, "pick_tile", lambda *a: tile)
+    rng = np.random.default_rng(7)
+    m, k, n = tile[0] + 3, 37, tile[1] + 5
+    for ta in (False, True):
+        for tb in (False, True):
+            a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+            b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+            _check_matmul(dev, a.T if ta else a, b.T if tb else b, dtype, mode)
+            dev.ran("gemm_%s_%s%s_%dx%d" % (kind, "nt"[ta], "nt"[tb], *tile))
+    # more output channels than tile rows; output pixels and taps for two column tiles
+    x, w, b, g = _conv_case((2, 3, 13, 12, tile[0] + 2, 3, 1, 1, 1, 1), dtype, seed=8)
+    _check_conv(dev, x, w, b, g, dtype, mode)
+    dev.ran(*("conv2d_%s_%s_%dx%d" % (kind, op, *tile) for op in ("fwd", "dgrad", "wgrad")))
+
+
+def test_the_tile_follows_the_problem_size(dev):
+    """Few rows get a low tile; a product too small to give every SM a block of
+    the big tile gets the next one down; a big one gets the big tile."""
+    if dev.name == "cupy":
+        pytest.skip("the emulated devices have a known SM count")
+    sms = dev.runtime.multiprocessors()
+    assert KC.pick_tile("f32", 16, 10_000, 1) == (32, 128)
+    assert KC.pick_tile("f32", 60, 10_000, 1) == (64, 64)
+    assert KC.pick_tile("f32", 128, 512, 1) == (64, 64)           # 4 blocks of 128 x 128
+    assert KC.pick_tile("f32", 128 * sms, 128, 1) == (128, 128)
+    assert KC.pick_tile("f64", 20, 1000, 1) == (32, 32)
+    assert KC.pick_tile("f64", 64 * sms, 64, 1) == (64, 64)
+    assert KC.pick_tile("tf32", 16, 16, 1) == (128, 128)           # one tile only
+
+
+def test_conv_without_bias(dev):
     x, w, _, g = _conv_case((2, 8, 9, 9, 16, 3, 1, 1, 1, 1), np.float32)
-    y, _ = KC.conv2d_forward(dev.put(x), dev.put(w), None, g)
-    np.testing.assert_allclose(dev.get(y), R.conv2d_forward(x, w, None, g)[0], rtol=1e-5, atol=1e-5)
-    precision("high")
-    y, _ = KC.conv2d_forward(dev.put(x), dev.put(w), None, g)
-    want, _ = R.conv2d_forward(R.round_tf32(x).astype(np.float64),
-                               R.round_tf32(w).astype(np.float64), None, g)
-    np.testing.assert_allclose(dev.get(y), want, rtol=1e-5, atol=1e-5)
+    _check_conv(dev, x, w, None, g, np.float32, "highest")
 
 
 def test_conv_refuses_mixed_dtypes(dev):
@@ -231,8 +303,9 @@ def test_emulator_catches_a_wrong_argument_type():
         pytest.skip("no C++ compiler")
     rt = cuda_emulator.EmulatorRuntime()
     x = np.zeros(4, np.float32)
-    with pytest.raises(TypeError, match="argument 3"):
-        rt.launch("im2col_f32", (1,), (x, x, np.int64(4), np.int64(1)) + (np.int32(1),) * 12)
+    i = np.int32(1)
+    with pytest.raises(TypeError, match="argument 6"):
+        rt.launch("conv2d_f32_fwd_64x64", (1,), (x, x, x, x, x, x, np.int64(1)) + (i,) * 15)
     with pytest.raises(LookupError):
         rt.launch("no_such_kernel", (1,), ())
 
@@ -247,9 +320,9 @@ def test_conv_and_pool_run_their_own_kernels(dev):
     """The backend test asserts the CUDA kernels ran, not a fallback."""
     x, w, b, g = _conv_case(CONV_CASES[2], np.float32)
     KC.conv2d_forward(dev.put(x), dev.put(w), dev.put(b), g)
-    dev.ran("im2col_f32")
+    dev.ran("conv2d_f32_fwd_32x128")
     KC.conv2d_grad_input(dev.put(np.ones(g.output_shape, np.float32)), dev.put(w), g)
-    dev.ran("col2im_f32")
+    dev.ran("conv2d_f32_dgrad_32x128")
     KC.max_pool2d_forward(dev.put(x), K.pool_geometry(x.shape, 2))
     dev.ran("max_pool2d_forward_f32")
 

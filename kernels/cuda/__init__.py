@@ -1,12 +1,13 @@
 """The CUDA kernels: hand-written sources beside this file, launched on GPU arrays.
 
-``gemm.cu`` (CUDA-core and tensor-core GEMM), ``conv.cu`` (im2col / col2im),
-``pool.cu`` (max / average pooling) and ``optim.cu`` (fused optimizer updates)
-compile at run time, once per device, with NVRTC (:mod:`.cupy_runtime`, cached on
-disk). Kernels launch on CuPy's current stream and the current device (the
-dispatch layer makes that the data's device). Convolution is im2col + the GEMM
-here, with the image and group batch in one launch and the bias added in the
-GEMM's epilogue.
+``gemm.cu`` (CUDA-core and tensor-core GEMM), ``conv.cu`` (implicit-GEMM
+convolution on the same main loops, ``gemm_core.cuh``), ``pool.cu`` (max / average
+pooling) and ``optim.cu`` (fused optimizer updates) compile at run time with
+NVRTC (:mod:`.cupy_runtime`, cached on disk), one family of kernels at a time, on
+its first launch on each device. Kernels launch on CuPy's current stream and the
+current device (the dispatch layer makes that the data's device). A convolution
+is one launch per pass for the whole batch and every group, with no column
+matrix in memory, and the bias added in the epilogue.
 
 The launch code below never touches CuPy directly: it asks a *runtime* for
 kernels and allocates through the arrays' own module. :class:`CupyRuntime` is
@@ -14,6 +15,7 @@ the real one. The test suite runs this code on a CPU emulator of the same
 kernels (``tests/cuda_emulator``), and runs :class:`CupyRuntime` itself, with
 NVRTC for real, over a fake of only the GPU (:class:`CupyDriver`'s interface).
 """
+import collections
 import contextlib
 
 import numpy as np
@@ -101,20 +103,51 @@ def _matrices(x, batch):
                     batch if xb.shape[0] > 1 else 1)
 
 
-def gemm(a, b, out, m, n, k, batch, bias=None, bias_mod=1):
-    """``out[z] = a[z] @ b[z] (+ bias)`` for ``z < batch``: ``a``, ``b`` and ``out``
-    are :class:`_Operand` (``out`` not transposed). Picks the kernel by dtype and
-    the float32 matmul precision."""
-    dtype = out.array.dtype
+# The output tiles each precision's kernels come in (gemm.cu, conv.cu), largest first.
+TILES = {"f32": ((128, 128), (64, 64), (32, 128)), "f64": ((64, 64), (32, 32)),
+         "tf32": ((128, 128),), "bf16": ((128, 128),)}
+
+
+def pick_tile(kind, m, n, batch):
+    """The output tile for an m x n product (``batch`` of them) in precision ``kind``.
+
+    The lowest tile that still holds all m rows, when it is lower than the largest
+    (a 16-row product wastes half of 32 x 128, not seven eighths of 128 x 128);
+    otherwise the largest, unless its grid has fewer blocks than the GPU has SMs:
+    then the next one down, which has four times the blocks.
+    """
+    tiles = TILES[kind]
+    for bm, bn in reversed(tiles[1:]):
+        if m <= bm:
+            return bm, bn
+    bm, bn = tiles[0]
+    if len(tiles) > 1 and -(-m // bm) * -(-n // bn) * batch < runtime().multiprocessors():
+        return tiles[1]
+    return bm, bn
+
+
+def _precision_kind(dtype):
+    """f32, f64, or the tensor-core kind the float32 matmul precision asks for."""
     kind = _suffix(dtype)
     if dtype == np.float32 and _precision[0] != "highest" and runtime().supports_mma():
         kind = _PRECISIONS[_precision[0]]
-    name = "gemm_%s_%s%s" % (kind, "t" if a.trans else "n", "t" if b.trans else "n")
-    tile = 64 if kind == "f64" else 128
-    # row tiles and batches past 65535 are stepped through inside the kernel
-    grid = (-(-n // tile), min(-(-m // tile), _MAX_GRID_YZ), min(batch, _MAX_GRID_YZ))
+    return kind
+
+
+def _grid(m, n, batch, tile):
+    # row tiles and batches past 65535 are stepped through inside the kernels
+    return (-(-n // tile[1]), min(-(-m // tile[0]), _MAX_GRID_YZ), min(batch, _MAX_GRID_YZ))
+
+
+def gemm(a, b, out, m, n, k, batch, bias=None, bias_mod=1):
+    """``out[z] = a[z] @ b[z] (+ bias)`` for ``z < batch``: ``a``, ``b`` and ``out``
+    are :class:`_Operand` (``out`` not transposed). Picks the kernel by dtype, the
+    float32 matmul precision and the problem size."""
+    kind = _precision_kind(out.array.dtype)
+    tile = pick_tile(kind, m, n, batch)
+    name = "gemm_%s_%s%s_%dx%d" % (kind, "t" if a.trans else "n", "t" if b.trans else "n", *tile)
     i32, i64 = np.int32, np.int64
-    runtime().launch(name, grid, (
+    runtime().launch(name, _grid(m, n, batch, tile), (
         a.array, b.array, out.array, _NULL if bias is None else bias,
         i32(m), i32(n), i32(k), i32(a.ld), i32(b.ld), i32(out.ld), i32(batch),
         i64(a.stride), i32(a.mod), i64(b.stride), i32(b.mod), i64(out.stride), i32(out.mod),
@@ -161,10 +194,7 @@ def _broadcast_batch(x, batch_shape):
     return xp.ascontiguousarray(xp.broadcast_to(x, batch_shape + x.shape[-2:]))
 
 
-# ---- convolution: im2col + GEMM --------------------------------------------------
-
-_SAVE_COLS_LIMIT = 256 << 20   # bytes; above it backward re-runs im2col from the input
-
+# ---- convolution: implicit GEMM (conv.cu); pointwise ones are plain GEMMs ------------
 
 _INT32_MAX = 2 ** 31 - 1
 
@@ -180,26 +210,63 @@ def _int32_args(op, g, names, extents):
 
 
 def _conv_args(g):
-    return _int32_args("conv2d", g, ("c", "h", "w", "kh", "kw", "sh", "sw", "pt", "pl", "dh", "dw",
-                                     "oh", "ow"),
-                       {"2 * (h + padding)": 2 * (g.h + g.pt + g.pb), "2 * (w + padding)": 2 * (g.w + g.pl + g.pr),
-                        "h * w": g.h * g.w, "c * kh * kw": g.c * g.kh * g.kw})
+    return _int32_args("conv2d", g, ("cg", "h", "w", "kh", "kw", "sh", "sw", "pt", "pl", "dh",
+                                     "dw", "oh", "ow"),
+                       {"2 * (h + padding)": 2 * (g.h + g.pt + g.pb),
+                        "2 * (w + padding)": 2 * (g.w + g.pl + g.pr),
+                        "channels per group * h * w": g.cg * g.h * g.w,
+                        "out channels per group * oh * ow": g.og * g.oh * g.ow,
+                        "weights per group": g.og * g.cg * g.kh * g.kw,
+                        "batch * groups": g.n * g.groups})
 
 
 def _is_pointwise(g):
-    """A 1x1, stride-1, unpadded convolution: the input already is its im2col buffer."""
+    """A 1x1, stride-1, unpadded convolution: the input already is its im2col matrix."""
     return (g.kh == g.kw == g.sh == g.sw == 1 and g.pt == g.pb == g.pl == g.pr == 0)
 
 
-def _im2col(x, g):
-    xp = array_module(x)
-    if _is_pointwise(g):
-        return x.reshape(g.n, g.c, g.h * g.w)
-    cols = xp.empty((g.n, g.c * g.kh * g.kw, g.oh * g.ow), dtype=x.dtype)
-    total = cols.size
-    runtime().launch("im2col_" + _suffix(x.dtype), _blocks(total),
-                     (x, cols, np.int64(total)) + _conv_args(g))
-    return cols
+_TAPS = collections.OrderedDict()     # (what, device, geometry) -> offset table(s)
+_TAPS_KEPT = 64
+
+
+def _taps(what, g, like):
+    """The per-tap offset rows conv.cu's operands read, built on the host once per
+    geometry and device: 'fwd' (also wgrad's) is {c*H*W, i*dh, j*dw, 0} per tap
+    (c, i, j); 'dgrad' is {o*OH*OW, i*dh // sh, j*dw // sw, (i*dh % sh)*sw + j*dw % sw}
+    per tap (o, i, j), with the weight offsets o*cg*KH*KW + i*KW + j."""
+    device = getattr(getattr(like, "device", None), "id", None)
+    key = (what, device, g.cg, g.og, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.oh, g.ow)
+    found = _TAPS.get(key)
+    if found is not None:
+        _TAPS.move_to_end(key)
+        return found
+    lead = g.cg if what == "fwd" else g.og
+    c, i, j = (t.reshape(-1).astype(np.int64) for t in np.indices((lead, g.kh, g.kw)))
+    if what == "fwd":
+        rows, woff = np.stack([c * g.h * g.w, i * g.dh, j * g.dw, 0 * c], axis=1), None
+    else:
+        rows = np.stack([c * g.oh * g.ow, i * g.dh // g.sh, j * g.dw // g.sw,
+                         (i * g.dh % g.sh) * g.sw + j * g.dw % g.sw], axis=1)
+        woff = c * g.cg * g.kh * g.kw + i * g.kw + j
+    xp = array_module(like)
+    found = (xp.asarray(rows.astype(np.int32)),
+             None if woff is None else xp.asarray(woff.astype(np.int32)))
+    _TAPS[key] = found
+    if len(_TAPS) > _TAPS_KEPT:
+        _TAPS.popitem(last=False)
+    return found
+
+
+def _conv_gemm(op, in0, in1, bias, out, g, m, n):
+    """Launch conv.cu's ``op`` (fwd, dgrad, wgrad): an m x n product per image and group."""
+    args = _conv_args(g)
+    kind = _precision_kind(out.dtype)
+    batch = g.n * g.groups
+    taps, woff = _taps("dgrad" if op == "dgrad" else "fwd", g, out)
+    tile = pick_tile(kind, m, n, batch)
+    runtime().launch("conv2d_%s_%s_%dx%d" % (kind, op, *tile), _grid(m, n, batch, tile), (
+        in0, in1, _NULL if bias is None else bias, taps, _NULL if woff is None else woff, out,
+        np.int32(batch), np.int32(g.groups), np.int32(g.og)) + args)
 
 
 def _check_conv(x, w, g):
@@ -210,56 +277,57 @@ def _check_conv(x, w, g):
 
 
 def conv2d_forward(x, w, bias, g, save_for_weight_grad=False):
+    """``(y, saved)``: backward needs only the input, so ``saved`` is ``x`` itself."""
     _check_conv(x, w, g)
     xp = array_module(x)
     x = xp.ascontiguousarray(x)
     w = xp.ascontiguousarray(w)
     if bias is not None:
         bias = xp.ascontiguousarray(bias, dtype=x.dtype)
-    cols = _im2col(x, g)
-    kk, p = g.cg * g.kh * g.kw, g.oh * g.ow
     y = xp.empty(g.output_shape, dtype=x.dtype)
-    batch = g.n * g.groups
-    gemm(_Operand(w, False, kk, g.og * kk, g.groups),
-         _Operand(cols, False, p, kk * p, batch),
-         _Operand(y, False, p, g.og * p, batch), g.og, p, kk, batch,
-         bias=bias, bias_mod=g.groups)
-    saved = None
-    if save_for_weight_grad:
-        saved = cols if cols.nbytes <= _SAVE_COLS_LIMIT else x
-    return y, saved
+    kk, p, batch = g.cg * g.kh * g.kw, g.oh * g.ow, g.n * g.groups
+    if _is_pointwise(g):
+        gemm(_Operand(w, False, kk, g.og * kk, g.groups),
+             _Operand(x, False, p, kk * p, batch),
+             _Operand(y, False, p, g.og * p, batch), g.og, p, kk, batch,
+             bias=bias, bias_mod=g.groups)
+    else:
+        _conv_gemm("fwd", x, w, bias, y, g, g.og, p)
+    return y, (x if save_for_weight_grad else None)
 
 
 def conv2d_grad_input(gy, w, g):
     xp = array_module(gy)
     gy = xp.ascontiguousarray(gy)
     w = xp.ascontiguousarray(w, dtype=gy.dtype)
-    kk, p = g.cg * g.kh * g.kw, g.oh * g.ow
-    batch = g.n * g.groups
-    dcols = xp.empty((g.n, g.c * g.kh * g.kw, p), dtype=gy.dtype)
-    gemm(_Operand(w, True, kk, g.og * kk, g.groups),
-         _Operand(gy, False, p, g.og * p, batch),
-         _Operand(dcols, False, p, kk * p, batch), kk, p, g.og, batch)
-    if _is_pointwise(g):
-        return dcols.reshape(g.input_shape)
     dx = xp.empty(g.input_shape, dtype=gy.dtype)
-    runtime().launch("col2im_" + _suffix(gy.dtype), _blocks(dx.size),
-                     (dcols, dx, np.int64(dx.size)) + _conv_args(g))
+    if _is_pointwise(g):
+        kk, p, batch = g.cg, g.oh * g.ow, g.n * g.groups
+        gemm(_Operand(w, True, kk, g.og * kk, g.groups),
+             _Operand(gy, False, p, g.og * p, batch),
+             _Operand(dx, False, p, kk * p, batch), kk, p, g.og, batch)
+    else:
+        _conv_gemm("dgrad", gy, w, None, dx, g, g.cg, g.h * g.w)
     return dx
 
 
-def conv2d_grad_weight(gy, saved, g):
-    """``saved`` is what forward kept: the im2col buffer, or the input itself."""
+def conv2d_grad_weight(gy, x, g):
+    """From the input ``x`` (what forward saved): per-image products, then their
+    sum over the batch (deterministic: no atomics)."""
     xp = array_module(gy)
     gy = xp.ascontiguousarray(gy)
-    saved = xp.ascontiguousarray(saved)     # the kernels index it as dense
-    cols = _im2col(saved, g) if saved.shape == g.input_shape and saved.ndim == 4 else saved
-    kk, p = g.cg * g.kh * g.kw, g.oh * g.ow
-    batch = g.n * g.groups
+    x = xp.ascontiguousarray(x, dtype=gy.dtype)
+    if tuple(x.shape) != tuple(g.input_shape):
+        raise ValueError("conv2d_grad_weight: expected the input %s, got an array of shape %s"
+                         % (tuple(g.input_shape), tuple(x.shape)))
+    kk, p, batch = g.cg * g.kh * g.kw, g.oh * g.ow, g.n * g.groups
     per_image = xp.empty((g.n, g.o, kk), dtype=gy.dtype)
-    gemm(_Operand(gy, False, p, g.og * p, batch),
-         _Operand(cols, True, p, kk * p, batch),
-         _Operand(per_image, False, kk, g.og * kk, batch), g.og, kk, p, batch)
+    if _is_pointwise(g):
+        gemm(_Operand(gy, False, p, g.og * p, batch),
+             _Operand(x, True, p, kk * p, batch),
+             _Operand(per_image, False, kk, g.og * kk, batch), g.og, kk, p, batch)
+    else:
+        _conv_gemm("wgrad", gy, x, None, per_image, g, g.og, kk)
     return per_image.sum(axis=0).reshape(g.weight_shape)
 
 

@@ -3,6 +3,19 @@
 // compiler for the CPU emulator the test suite runs them on (AUTOGRAD_EMULATE).
 #pragma once
 
+// Which kernels a build holds. The runtime builds one family at a time and
+// defines the precision it wants (F32: float32 on CUDA cores, F64, TC: the
+// TF32/BF16 tensor-core kernels); a build that defines none (nvcc in CI, the
+// emulator) holds every kernel. Tensor cores need sm_80 (AUTOGRAD_NO_MMA below it).
+#if !defined(AUTOGRAD_BUILD_F32) && !defined(AUTOGRAD_BUILD_F64) && !defined(AUTOGRAD_BUILD_TC)
+#define AUTOGRAD_BUILD_F32
+#define AUTOGRAD_BUILD_F64
+#define AUTOGRAD_BUILD_TC
+#endif
+#if defined(AUTOGRAD_NO_MMA) && defined(AUTOGRAD_BUILD_TC)
+#undef AUTOGRAD_BUILD_TC
+#endif
+
 typedef long long i64;
 typedef unsigned int u32;
 typedef unsigned short u16;

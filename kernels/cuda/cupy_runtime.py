@@ -2,14 +2,16 @@
 
 Three parts, so that everything but the hardware runs (and is tested) anywhere:
 
-- :func:`build` turns the translation unit into a GPU image for one compute
-  capability with NVRTC (CuPy's copy of the library), cached on disk. It needs
-  NVRTC, not a GPU, so CI compiles every kernel with exactly these options.
+- :func:`build` turns one kernel family's translation unit into a GPU image for
+  one compute capability with NVRTC (CuPy's copy of the library), cached on
+  disk. It needs NVRTC, not a GPU, so CI compiles every kernel with exactly
+  these options.
 - :class:`CupyDriver` is all that touches a GPU: which device is current, its
-  compute capability, loading an image, launching a function. The tests put a
-  fake of exactly this interface in its place.
-- :class:`CupyRuntime` ties them together: one module per device, functions
-  looked up once, every launch's grid checked against the hardware limits.
+  compute capability and SM count, loading an image, launching a function. The
+  tests put a fake of exactly this interface in its place.
+- :class:`CupyRuntime` ties them together: one module per device and family,
+  built on the family's first launch, functions looked up once, every launch's
+  grid checked against the hardware limits.
 """
 import contextlib
 import hashlib
@@ -18,14 +20,38 @@ import tempfile
 import threading
 
 SOURCE_DIR = os.path.dirname(os.path.abspath(__file__))
+HEADERS = ("common.cuh", "gemm_core.cuh")
+# The kernels come in families, each built on its first launch, so that the
+# first float32 matmul does not wait for the convolutions or float64. A family is
+# a source and the precision it is built for (common.cuh's AUTOGRAD_BUILD_*);
+# the kernels' names say their family (the first prefix that matches).
+FAMILIES = {
+    "gemm_f32": ("gemm.cu", "F32"), "gemm_f64": ("gemm.cu", "F64"), "gemm_tc": ("gemm.cu", "TC"),
+    "conv_f32": ("conv.cu", "F32"), "conv_f64": ("conv.cu", "F64"), "conv_tc": ("conv.cu", "TC"),
+    "pool": ("pool.cu", None), "optim": ("optim.cu", None),
+}
+_PREFIXES = (("gemm_f32_", "gemm_f32"), ("gemm_f64_", "gemm_f64"), ("gemm_tf32_", "gemm_tc"),
+             ("gemm_bf16_", "gemm_tc"), ("conv2d_f32_", "conv_f32"), ("conv2d_f64_", "conv_f64"),
+             ("conv2d_tf32_", "conv_tc"), ("conv2d_bf16_", "conv_tc"), ("max_pool2d_", "pool"),
+             ("avg_pool2d_", "pool"), ("sgd_update_", "optim"), ("adam_update_", "optim"),
+             ("rmsprop_update_", "optim"))
 SOURCES = ("gemm.cu", "conv.cu", "pool.cu", "optim.cu")
 THREADS = 256                          # every kernel runs 256-thread blocks
 MAX_GRID = (2 ** 31 - 1, 65535, 65535)
 MMA_ARCH = 80                          # mma.sync (the TF32/BF16 GEMMs) needs sm_80
 
 
-def translation_unit():
-    """All sources as one string, ``common.cuh`` pasted once at the top.
+def family_of(kernel):
+    """The family that holds ``kernel`` (by its name)."""
+    for prefix, family in _PREFIXES:
+        if kernel.startswith(prefix):
+            return family
+    raise LookupError("no kernel family holds %r" % (kernel,))
+
+
+def translation_unit(family=None):
+    """One family's sources (all of them for ``None``) as one string, each header
+    pasted once at the top.
 
     Pasting (rather than ``#include``) makes the cache key cover every file, so an
     edited header can never be served from a stale cache, and NVRTC needs no
@@ -33,9 +59,15 @@ def translation_unit():
     """
     def read(name):
         with open(os.path.join(SOURCE_DIR, name)) as f:
-            return f.read()
-    body = [read(name).replace('#include "common.cuh"', "") for name in SOURCES]
-    return "\n".join([read("common.cuh").replace("#pragma once", "")] + body)
+            text = f.read().replace("#pragma once", "")
+        for header in HEADERS:
+            text = text.replace('#include "%s"' % header, "")
+        return text
+    if family is None:
+        return "\n".join([read(h) for h in HEADERS] + [read(name) for name in SOURCES])
+    source, precision = FAMILIES[family]
+    define = ["#define AUTOGRAD_BUILD_%s" % precision] if precision else []
+    return "\n".join(define + [read(h) for h in HEADERS] + [read(source)])
 
 
 def _nvrtc():
@@ -89,37 +121,45 @@ def cache_dir():
 
 
 class Build:
-    """One built image: its bytes, the options and target NVRTC used, and whether
-    it holds the tensor-core kernels."""
+    """One built image: its bytes, the family, the options and target NVRTC used,
+    and whether the target has the tensor-core instructions."""
 
-    __slots__ = ("image", "options", "target", "arch", "mma", "cached")
+    __slots__ = ("image", "family", "options", "target", "arch", "mma", "cached")
 
-    def __init__(self, image, options, target, arch, cached):
-        self.image, self.options, self.target, self.arch = image, options, target, arch
+    def __init__(self, image, family, options, target, arch, cached):
+        self.image, self.family, self.options, self.target, self.arch = (
+            image, family, options, target, arch)
         self.mma = arch >= MMA_ARCH
         self.cached = cached
 
 
-def build(cc):
-    """The translation unit built for compute capability ``cc``, from the disk cache
-    when this exact source, options and NVRTC built it before (a few seconds saved
-    per process and device). An unwritable cache only costs the rebuild."""
+def target_for(cc):
+    """``(options, target, arch)`` for compute capability ``cc`` with the NVRTC
+    that is installed (raises, saying why, when there is none)."""
     from ..device import nvrtc_status   # here: CI reads translation_unit() from this file alone
-    ok, version, supported = nvrtc_status()
+    ok, _, supported = nvrtc_status()
     if not ok:
         raise RuntimeError(ok.reason)
-    options, target, arch = nvrtc_options(cc, supported)
-    source = translation_unit()
-    key = hashlib.sha256(repr((source, options, target, version)).encode()).hexdigest()[:32]
-    path = os.path.join(cache_dir(), "%s.%s" % (key, target))
+    return nvrtc_options(cc, supported)
+
+
+def build(cc, family="gemm_f32"):
+    """One kernel family built for compute capability ``cc``, from the disk cache
+    when this exact source, options and NVRTC built it before (seconds saved per
+    process, device and family). An unwritable cache only costs the rebuild."""
+    from ..device import nvrtc_status
+    options, target, arch = target_for(cc)
+    source = translation_unit(family)
+    key = hashlib.sha256(repr((source, options, target, nvrtc_status()[1])).encode()).hexdigest()[:32]
+    path = os.path.join(cache_dir(), "%s-%s.%s" % (family, key, target))
     try:
         with open(path, "rb") as f:
-            return Build(f.read(), options, target, arch, cached=True)
+            return Build(f.read(), family, options, target, arch, cached=True)
     except OSError:
         pass
     image, _ = compile_unit(source, options, target)
     _store(path, image)
-    return Build(image, options, target, arch, cached=False)
+    return Build(image, family, options, target, arch, cached=False)
 
 
 def _store(path, image):
@@ -150,6 +190,9 @@ class CupyDriver:
     def compute_capability(self, device):
         return int(self.cupy.cuda.Device(device).compute_capability)
 
+    def multiprocessors(self, device):
+        return int(self.cupy.cuda.Device(device).attributes["MultiProcessorCount"])
+
     def load(self, image):
         module = self.cupy.cuda.function.Module()
         module.load(image)
@@ -170,37 +213,52 @@ class _Loaded:
 
 
 class CupyRuntime:
-    """Builds the kernels once per device and launches them on the current one."""
+    """Builds each kernel family once per device, on the family's first launch,
+    and launches kernels on the current device."""
 
     def __init__(self, driver=None):
         self.driver = driver if driver is not None else CupyDriver()
-        self._loaded = {}        # device -> _Loaded
+        self._loaded = {}        # (device, family) -> _Loaded
         self._functions = {}     # (device, kernel name) -> driver function
+        self._devices = {}       # device -> (compute capability, multiprocessors)
         self._lock = threading.Lock()
 
-    def _on(self, device):
-        loaded = self._loaded.get(device)
+    def _device(self, device):
+        info = self._devices.get(device)
+        if info is None:
+            info = self._devices[device] = (self.driver.compute_capability(device),
+                                            self.driver.multiprocessors(device))
+        return info
+
+    def _on(self, device, family):
+        loaded = self._loaded.get((device, family))
         if loaded is None:
             with self._lock:      # two threads must not both spend seconds in NVRTC
-                loaded = self._loaded.get(device)
+                loaded = self._loaded.get((device, family))
                 if loaded is None:
-                    b = build(self.driver.compute_capability(device))
-                    loaded = self._loaded[device] = _Loaded(self.driver.load(b.image), b)
+                    b = build(self._device(device)[0], family)
+                    loaded = self._loaded[(device, family)] = _Loaded(self.driver.load(b.image), b)
         return loaded
 
-    def build(self):
-        """What was built for the current device (options, target, tensor cores)."""
-        return self._on(self.driver.current_device()).build
+    def build(self, family="gemm_f32"):
+        """What was built of ``family`` for the current device (building it now if
+        it was not): the image, options, target."""
+        return self._on(self.driver.current_device(), family).build
 
     def supports_mma(self):
-        return self.build().mma
+        """Whether the current device runs the tensor-core kernels (compiles nothing)."""
+        return target_for(self._device(self.driver.current_device())[0])[2] >= MMA_ARCH
+
+    def multiprocessors(self):
+        """The current device's SM count: the launch code sizes tiles by it."""
+        return self._device(self.driver.current_device())[1]
 
     def launch(self, name, grid, args):
         device = self.driver.current_device()
         fn = self._functions.get((device, name))
         if fn is None:   # looked up once: launches are on every op's hot path
             fn = self._functions[(device, name)] = self.driver.function(
-                self._on(device).module, name)
+                self._on(device, family_of(name)).module, name)
         if not (1 <= len(grid) <= 3 and all(type(n) is int and 1 <= n <= m
                                             for n, m in zip(grid, MAX_GRID))):
             raise ValueError("kernel %s: grid %s is outside the CUDA limits %s"
@@ -209,8 +267,6 @@ class CupyRuntime:
 
 
 _runtime = [None]
-
-
 def runtime():
     if _runtime[0] is None:
         _runtime[0] = CupyRuntime()

@@ -67,13 +67,17 @@ def build():
 class EmulatorRuntime:
     """``kernels.cuda``'s runtime interface over the emulator library."""
 
-    def __init__(self):
+    def __init__(self, sms=132):
+        self.sms = sms              # an H100's count: the launch code sizes tiles by it
         self.lib = ctypes.CDLL(build())
         self.lib.emu_launch.restype = ctypes.c_int
         self.launches = []          # kernel names, in order, for tests to inspect
 
     def supports_mma(self):
         return True
+
+    def multiprocessors(self):
+        return self.sms
 
     def launch(self, name, grid, args):
         assert len(grid) <= 3 and all(isinstance(g, int) and g > 0 for g in grid), grid

@@ -48,7 +48,7 @@ def kernel_signatures(unit=None):
     unit = kruntime.translation_unit() if unit is None else unit
     pre = subprocess.run([compiler(), "-E", "-P", "-x", "c++", "-"], input=unit, check=True,
                          capture_output=True, text=True).stdout
-    found = re.findall(r'extern\s+"C"\s+__global__\s+void\s+(?:__launch_bounds__\s*\(\s*\d+\s*\)\s*)?'
+    found = re.findall(r'extern\s+"C"\s+__global__\s+void\s+(?:__launch_bounds__\s*\([^()]*\)\s*)?'
                        r'(\w+)\s*\(([^)]*)\)', pre)
     signatures = {}
     for name, params in found:
@@ -128,13 +128,14 @@ def _describe(a):
 
 class EmulatedDriver:
     """:class:`CupyRuntime`'s driver over fake devices of the given compute
-    capabilities (``EmulatedDriver(80, 90)``: two GPUs). ``execute=False`` checks
+    capabilities (``EmulatedDriver(80, 90)``: two GPUs) with ``sms`` SMs each. ``execute=False`` checks
     launches without running them (for launches too big for the emulator)."""
 
     _signatures = None
 
-    def __init__(self, *capabilities, execute=True):
+    def __init__(self, *capabilities, execute=True, sms=132):
         self.capabilities = list(capabilities or (90,))
+        self.sms = sms
         self.current = 0
         self.loaded = []        # FakeModule per load, in order
         self.launches = []      # (device, kernel name, grid)
@@ -148,6 +149,9 @@ class EmulatedDriver:
 
     def compute_capability(self, device):
         return self.capabilities[device]
+
+    def multiprocessors(self, device):
+        return self.sms
 
     def load(self, image):
         kind, arch, names = image_info(bytes(image))
