@@ -1,62 +1,166 @@
-"""Compile every kernels/cuda/*.cu with nvcc for sm_80 and sm_90; fail on any
-error or warning, and on any register spill (ptxas -v). Skips when nvcc is absent.
+"""Compile every CUDA kernel with nvcc for sm_80 and sm_90 and read what the
+compiler made of each one; fail on what must not happen.
 
-    python .ci/compile_cuda.py [--verbose]
+    python .ci/compile_cuda.py [--verbose] [--record benchmarks/results/static/kernels.json]
+
+Per kernel and architecture it reads
+- from ptxas -v: registers, shared memory, stack, spill stores and loads;
+- from the PTX: 64-bit integer divisions and remainders (div/rem .s64/.u64);
+- from the SASS (cuobjdump, when installed: pip install nvidia-cuda-cuobjdump):
+  the instruction mix that says how the kernel works (HMMA tensor-core ops,
+  LDGSTS cp.async copies, LDSM ldmatrix loads, shared and global loads, FMAs).
+
+It fails on any compile error or warning, any spill, any 64-bit division in a
+convolution kernel (the implicit GEMM precomputes its offsets), and a
+tensor-core kernel without HMMA. With --record it writes all of it as JSON.
+Skips when nvcc is absent. Needs nothing but Python: CI runs it before installing.
 """
+import collections
 import glob
 import importlib.util
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 
 ARCHS = ("sm_80", "sm_90")
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+SASS_OPS = ("HMMA", "LDGSTS", "LDSM", "LDS", "STS", "LDG", "STG", "FFMA", "DFMA", "BAR")
+TENSOR_CORE = re.compile(r"_(tf32|bf16)_")
 
 
-def main(verbose=False):
+def translation_unit():
+    """Every kernel in one unit, as the runtime module pastes it (loaded from its
+    file alone: this runs before anything, numpy included, is installed)."""
+    path = os.path.join(ROOT, "kernels", "cuda", "cupy_runtime.py")
+    spec = importlib.util.spec_from_file_location("cupy_runtime", path)
+    runtime = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runtime)
+    return runtime.translation_unit()
+
+
+def cuobjdump():
+    found = shutil.which("cuobjdump")
+    if found:
+        return found
+    purelib = sysconfig.get_paths()["purelib"]
+    hits = sorted(glob.glob(os.path.join(purelib, "nvidia", "cu*", "bin", "cuobjdump")))
+    return hits[-1] if hits else None
+
+
+def ptxas_report(text):
+    """{kernel: {registers, smem, stack, spill_stores, spill_loads}} from ptxas -v."""
+    kernels = {}
+    for block in re.split(r"(?=ptxas info\s*: Compiling entry function)", text)[1:]:
+        name = re.search(r"Compiling entry function '(\w+)'", block).group(1)
+        spill = re.search(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads",
+                          block)
+        used = re.search(r"Used (\d+) registers", block)
+        smem = re.search(r"(\d+) bytes smem", block)
+        if not (spill and used):
+            raise ValueError("cannot read the ptxas report for %s:\n%s" % (name, block))
+        kernels[name] = {"registers": int(used.group(1)), "smem": int(smem.group(1)) if smem else 0,
+                         "stack": int(spill.group(1)), "spill_stores": int(spill.group(2)),
+                         "spill_loads": int(spill.group(3))}
+    return kernels
+
+
+def ptx_div64(ptx):
+    """{kernel: number of 64-bit integer div/rem instructions} from PTX text."""
+    found = {}
+    for part in re.split(r"(?=\.entry\s)", ptx)[1:]:
+        name = re.match(r"\.entry\s+(\w+)", part).group(1)
+        found[name] = len(re.findall(r"\b(?:div|rem)\.[su]64\b", part))
+    return found
+
+
+def sass_mix(sass):
+    """{kernel: {opcode: count}} for SASS_OPS, from cuobjdump -sass."""
+    mix = {}
+    for part in re.split(r"\n\s*Function : ", sass)[1:]:
+        name = re.match(r"\w+", part).group(0)
+        ops = collections.Counter(m.split(".")[0] for m in
+                                  re.findall(r"/\*[0-9a-f]{4}\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_.]*)", part))
+        mix[name] = {op: ops.get(op, 0) for op in SASS_OPS}
+    return mix
+
+
+def check(arch, kernels):
+    """What must not happen, one line each."""
+    problems = []
+    for name, k in sorted(kernels.items()):
+        if k["spill_stores"] or k["spill_loads"]:
+            problems.append("%s %s spills (%d bytes stored, %d loaded)"
+                            % (arch, name, k["spill_stores"], k["spill_loads"]))
+        if name.startswith("conv2d_") and k["div64"]:
+            problems.append("%s %s has %d 64-bit integer divisions" % (arch, name, k["div64"]))
+        if TENSOR_CORE.search(name) and "sass" in k and not k["sass"]["HMMA"]:
+            problems.append("%s %s has no HMMA: not on tensor cores" % (arch, name))
+    return problems
+
+
+def main(verbose=False, record=None):
     nvcc = shutil.which("nvcc")
     if nvcc is None:
         print("compile_cuda: nvcc not found; skipping the CUDA compile check")
         return 0
-    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "kernels", "cuda")
-    sources = sorted(glob.glob(os.path.join(root, "*.cu")))
-    failed = False
+    dump = cuobjdump()
+    report = {"nvcc": subprocess.run([nvcc, "--version"], capture_output=True, text=True).stdout
+              .strip().splitlines()[-1], "cuobjdump": dump and os.path.basename(os.path.dirname(
+                  os.path.dirname(dump))), "archs": {}}
+    problems = []
     with tempfile.TemporaryDirectory() as tmp:
-        # ... and the single translation unit that NVRTC compiles at run time (read by
-        # the runtime module alone: this runs before anything, numpy included, is installed)
-        spec = importlib.util.spec_from_file_location(
-            "cupy_runtime", os.path.join(root, "cupy_runtime.py"))
-        runtime = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(runtime)
         unit = os.path.join(tmp, "translation_unit.cu")
         with open(unit, "w") as f:
-            f.write(runtime.translation_unit())
-        sources.append(unit)
-        for src in sources:
-            for arch in ARCHS:
-                cmd = [nvcc, "-std=c++17", "-arch=" + arch, "-cubin", "-Xptxas", "-v",
-                       "-Werror", "all-warnings", "-o", os.path.join(tmp, "out.cubin"), src]
-                proc = subprocess.run(cmd, capture_output=True, text=True)
-                report = proc.stdout + proc.stderr
-                # each entry's report: its name, then a "... N bytes spill stores, M bytes
-                # spill loads" line before the next entry
-                spills = re.findall(r"Compiling entry function '(\w+)'(?:(?!Compiling entry)[\s\S])*?"
-                                    r"(\d+) bytes spill stores, (\d+) bytes spill loads", report)
-                spilled = [name for name, st, ld in spills if int(st) or int(ld)]
-                kernels = len(re.findall(r"Compiling entry function", report))
-                assert len(spills) == kernels, "cannot read the ptxas report:\n" + report
-                status = "ok"
-                if proc.returncode:
-                    status, failed = "FAILED", True
-                elif spilled:
-                    status, failed = "SPILLS in %s" % ", ".join(spilled), True
-                print("%-10s %-6s %2d kernels  %s" % (os.path.basename(src), arch, kernels, status))
-                if verbose or proc.returncode:
-                    print(report)
-    return 1 if failed else 0
+            f.write(translation_unit())
+        for arch in ARCHS:
+            cubin, ptx = os.path.join(tmp, arch + ".cubin"), os.path.join(tmp, arch + ".ptx")
+            base = [nvcc, "-std=c++17", "-arch=" + arch, "-Werror", "all-warnings"]
+            proc = subprocess.run(base + ["-cubin", "-Xptxas", "-v", "-o", cubin, unit],
+                                  capture_output=True, text=True)
+            text = proc.stdout + proc.stderr
+            if proc.returncode:
+                print(text)
+                print("%s: FAILED to compile" % arch)
+                return 1
+            kernels = ptxas_report(text)
+            subprocess.run(base + ["-ptx", "-o", ptx, unit], check=True, capture_output=True)
+            with open(ptx) as f:
+                div64 = ptx_div64(f.read())
+            mix = {}
+            if dump:
+                mix = sass_mix(subprocess.run([dump, "-sass", cubin], check=True,
+                                              capture_output=True, text=True).stdout)
+            for name, k in kernels.items():
+                k["div64"] = div64.get(name, 0)
+                if name in mix:
+                    k["sass"] = mix[name]
+            found = check(arch, kernels)
+            problems += found
+            report["archs"][arch] = kernels
+            print("%-6s %2d kernels, at most %d registers, %s  %s" % (
+                arch, len(kernels), max(k["registers"] for k in kernels.values()),
+                "SASS read" if dump else "no cuobjdump: SASS not read",
+                "FAILED" if found else "ok"))
+            if verbose:
+                print(text)
+                for name, k in sorted(kernels.items()):
+                    print("  %-28s %s" % (name, json.dumps(k)))
+    for line in problems:
+        print("  " + line)
+    if record:
+        os.makedirs(os.path.dirname(os.path.abspath(record)), exist_ok=True)
+        with open(record, "w") as f:
+            json.dump(report, f, indent=1, sort_keys=True)
+            f.write("\n")
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main("--verbose" in sys.argv))
+    args = sys.argv[1:]
+    out = args[args.index("--record") + 1] if "--record" in args else None
+    sys.exit(main("--verbose" in args, out))
