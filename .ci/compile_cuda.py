@@ -6,11 +6,13 @@ compiler made of each one; fail on what must not happen.
 Per kernel and architecture it reads
 - from ptxas -v: registers, shared memory, stack, spill stores and loads;
 - from the PTX: 64-bit integer divisions and remainders (div/rem .s64/.u64);
-- from the SASS (cuobjdump, when installed: pip install nvidia-cuda-cuobjdump):
+- from the SASS (cuobjdump, which runs nvdisasm, when installed:
+  pip install nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm):
   the instruction mix that says how the kernel works (HMMA tensor-core ops,
   LDGSTS cp.async copies, LDSM ldmatrix loads, shared and global loads, FMAs).
 
-It fails on any compile error or warning, any spill, any 64-bit division in a
+With the shared-memory bank model of the GEMM tiles (.ci/bank_model.py) in the
+record. It fails on any compile error or warning, any spill, any 64-bit division in a
 convolution kernel (the implicit GEMM precomputes its offsets), and a
 tensor-core kernel without HMMA. With --record it writes all of it as JSON.
 Skips when nvcc is absent. Needs nothing but Python: CI runs it before installing.
@@ -132,9 +134,14 @@ def main(verbose=False, record=None):
             with open(ptx) as f:
                 div64 = ptx_div64(f.read())
             mix = {}
-            if dump:
-                mix = sass_mix(subprocess.run([dump, "-sass", cubin], check=True,
-                                              capture_output=True, text=True).stdout)
+            if dump:     # cuobjdump runs nvdisasm, which the wheels put beside it
+                env = dict(os.environ, PATH=os.path.dirname(dump) + os.pathsep
+                           + os.environ.get("PATH", ""))
+                sass = subprocess.run([dump, "-sass", cubin], capture_output=True, text=True, env=env)
+                if sass.returncode:
+                    print("cuobjdump could not read the SASS:\n" + sass.stdout + sass.stderr)
+                    return 1
+                mix = sass_mix(sass.stdout)
             for name, k in kernels.items():
                 k["div64"] = div64.get(name, 0)
                 if name in mix:
@@ -152,6 +159,9 @@ def main(verbose=False, record=None):
                     print("  %-28s %s" % (name, json.dumps(k)))
     for line in problems:
         print("  " + line)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bank_model
+    report["bank_model"] = bank_model.verdicts()    # [wavefronts, fewest] per tile and access
     if record:
         os.makedirs(os.path.dirname(os.path.abspath(record)), exist_ok=True)
         with open(record, "w") as f:
