@@ -131,6 +131,18 @@ struct TileLoads {
         for (int l = 0; l < L; ++l)
             if (active(l)) op[l].load(reg[l], k0 + k(l));
     }
+    // put(mn, k, value) for every element loaded, at its place in the tile
+    template <class Put>
+    __device__ __forceinline__ void store(Put put) const {
+#pragma unroll
+        for (int l = 0; l < L; ++l)
+            if (active(l))
+#pragma unroll
+                for (int u = 0; u < VEC; ++u) {
+                    if (Op::k_runs) put(mn(l), k(l) + u, reg[l][u]);
+                    else            put(mn(l) + u, k(l), reg[l][u]);
+                }
+    }
 };
 
 // The main loop every GEMM here shares: tiles of BK along k, double-buffered.
@@ -185,22 +197,8 @@ struct Simt {
         b.start(b_op, tid, bn0);
         auto load = [&](int k0) { a.load(k0); b.load(k0); };
         auto store = [&](int buf) {
-#pragma unroll
-            for (int l = 0; l < a.L; ++l)
-                if (a.active(l))
-#pragma unroll
-                    for (int u = 0; u < a.VEC; ++u) {
-                        if (OpA::k_runs) As[buf][a.k(l) + u][a.mn(l)] = a.reg[l][u];
-                        else             As[buf][a.k(l)][a.mn(l) + u] = a.reg[l][u];
-                    }
-#pragma unroll
-            for (int l = 0; l < b.L; ++l)
-                if (b.active(l))
-#pragma unroll
-                    for (int u = 0; u < b.VEC; ++u) {
-                        if (OpB::k_runs) Bs[buf][b.k(l) + u][b.mn(l)] = b.reg[l][u];
-                        else             Bs[buf][b.k(l)][b.mn(l) + u] = b.reg[l][u];
-                    }
+            a.store([&](int mn, int k, T v) { As[buf][k][mn] = v; });
+            b.store([&](int mn, int k, T v) { Bs[buf][k][mn] = v; });
         };
 
         T acc[TM][TN];
@@ -271,22 +269,8 @@ struct Mma {
         b.start(b_op, tid, bn0);
         auto load = [&](int k0) { a.load(k0); b.load(k0); };
         auto store = [&](int buf) {
-#pragma unroll
-            for (int l = 0; l < a.L; ++l)
-                if (a.active(l))
-#pragma unroll
-                for (int u = 0; u < 4; ++u) {
-                    if (OpA::k_runs) put<BF16>(As[buf][a.mn(l)], a.k(l) + u, a.reg[l][u]);
-                    else             put<BF16>(As[buf][a.mn(l) + u], a.k(l), a.reg[l][u]);
-                }
-#pragma unroll
-            for (int l = 0; l < b.L; ++l)
-                if (b.active(l))
-#pragma unroll
-                for (int u = 0; u < 4; ++u) {
-                    if (OpB::k_runs) put<BF16>(Bs[buf][b.mn(l)], b.k(l) + u, b.reg[l][u]);
-                    else             put<BF16>(Bs[buf][b.mn(l) + u], b.k(l), b.reg[l][u]);
-                }
+            a.store([&](int mn, int k, float v) { put<BF16>(As[buf][mn], k, v); });
+            b.store([&](int mn, int k, float v) { put<BF16>(Bs[buf][mn], k, v); });
         };
 
         float acc[4][4][4];
