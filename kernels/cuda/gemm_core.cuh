@@ -40,28 +40,10 @@ __device__ __forceinline__ void store_row(T* C, const T* src, int row, int col, 
     }
 }
 
-// Load VEC consecutive elements of a row-major array along its fast axis.
-// Out-of-bounds elements read as zero; whole aligned runs use one 16-byte load.
-template <typename T>
-__device__ __forceinline__ void load_run(T (&out)[Vec16<T>::n], const T* base, int row, int rows,
-                                         int col, int cols, int ld) {
-    typedef typename Vec16<T>::type V;
-    const int VEC = Vec16<T>::n;
-    const T* src = base + (i64)row * ld + col;
-    if (row < rows && col + VEC <= cols && aligned16(src)) {
-        V v = *reinterpret_cast<const V*>(src);
-        const T* e = reinterpret_cast<const T*>(&v);
-#pragma unroll
-        for (int u = 0; u < VEC; ++u) out[u] = e[u];
-    } else {
-#pragma unroll
-        for (int u = 0; u < VEC; ++u) out[u] = (row < rows && col + u < cols) ? src[u] : T(0);
-    }
-}
-
 // A strided matrix operand. K_RUNS: stored mn-major (runs along k, ld between
 // mn rows): A as given, or B transposed. Otherwise stored k-major. start()
-// keeps only the run's first address and whether its rows or columns exist.
+// keeps only the run's first address and whether its rows or columns exist;
+// out-of-bounds elements read as zero, whole aligned runs as one 16-byte load.
 template <typename T, bool K_RUNS>
 struct Dense {
     enum { k_runs = K_RUNS };
