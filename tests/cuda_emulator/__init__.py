@@ -39,7 +39,7 @@ def build():
     cxx = compiler()
     if cxx is None:
         raise RuntimeError("the CUDA emulator needs a C++20 compiler (g++ or c++)")
-    unit = kcuda.translation_unit()
+    unit = kcuda.translation_unit() + "\n" + _read("selftest.cu")
     key = hashlib.sha256((unit + _read("emu.h") + _read("launcher.cpp") + cxx).encode())
     out = os.path.join(tempfile.gettempdir(), "autograd-cuda-emulator-" + key.hexdigest()[:16])
     lib = os.path.join(out, "emulator.so")
@@ -71,6 +71,7 @@ class EmulatorRuntime:
         self.sms = sms              # an H100's count: the launch code sizes tiles by it
         self.lib = ctypes.CDLL(build())
         self.lib.emu_launch.restype = ctypes.c_int
+        self.lib.emu_fault.restype = ctypes.c_char_p
         self.launches = []          # kernel names, in order, for tests to inspect
 
     def supports_mma(self):
@@ -96,6 +97,8 @@ class EmulatorRuntime:
         rc = self.lib.emu_launch(name.encode(), gx, gy, gz, 256, ptrs, sizes, len(boxes))
         if rc == -1:
             raise LookupError("no kernel named %r" % name)
+        if rc == -2:
+            raise RuntimeError("kernel %s faulted: %s" % (name, self.lib.emu_fault().decode()))
         if rc > 0:
             raise TypeError("kernel %s: argument %d has the wrong size or count" % (name, rc - 1))
         self.launches.append(name)

@@ -12,6 +12,10 @@ thread_local dim3 threadIdx, blockIdx;
 dim3 blockDim, gridDim;
 std::barrier<>* emu_block_barrier = nullptr;
 EmuWarpTile emu_warps[32];
+EmuRows emu_rows[32];
+std::atomic<const char*> emu_fault_message{nullptr};
+thread_local std::vector<EmuCopy> emu_copies;
+thread_local std::vector<std::size_t> emu_groups;
 
 template <class... A> static constexpr int arity(void (*)(A...)) { return sizeof...(A); }
 template <class... A> static std::vector<int> sizes(void (*)(A...)) { return {int(sizeof(A))...}; }
@@ -31,7 +35,11 @@ static const Entry entries[] = {
 
 extern "C" {
 
-// Returns 0, or -1 for an unknown kernel, or 1 + i when argument i has the wrong size.
+// What the last launch faulted on, or null.
+const char* emu_fault() { return emu_fault_message.load(); }
+
+// Returns 0, -1 for an unknown kernel, 1 + i when argument i has the wrong
+// size, or -2 when the kernel faulted (emu_fault says on what).
 int emu_launch(const char* name, int gx, int gy, int gz, int bx, void** args, const int* arg_sizes,
                int nargs) {
     const Entry* e = nullptr;
@@ -41,6 +49,7 @@ int emu_launch(const char* name, int gx, int gy, int gz, int bx, void** args, co
     if ((int)e->sizes.size() != nargs) return 1 + nargs;
     for (int i = 0; i < nargs; ++i)
         if (e->sizes[i] != arg_sizes[i]) return 1 + i;
+    emu_fault_message = nullptr;
     gridDim = dim3{unsigned(gx), unsigned(gy), unsigned(gz)};
     blockDim = dim3{unsigned(bx), 1, 1};
     std::barrier<> bar(bx);
@@ -54,11 +63,16 @@ int emu_launch(const char* name, int gx, int gy, int gz, int bx, void** args, co
                     for (int x = 0; x < gx; ++x) {
                         blockIdx = dim3{unsigned(x), unsigned(y), unsigned(z)};
                         e->run(args);
+                        if (!emu_copies.empty() || !emu_groups.empty()) {
+                            cp_async_wait<0>();
+                            if (!emu_copies.empty()) emu_fault("cp.async: copies left uncommitted at exit");
+                            emu_copies.clear(); emu_groups.clear();
+                        }
                         bar.arrive_and_wait();     // the next block reuses __shared__
                     }
         });
     for (auto& th : threads) th.join();
-    return 0;
+    return emu_fault_message.load() ? -2 : 0;
 }
 
 }
