@@ -7,6 +7,7 @@ of 8; within a phase each bank serves one distinct 4-byte word per wavefront
 takes the fewest wavefronts its width allows.
 
 The index formulas below restate the kernels' (warp 0, thread index = lane);
+an access that is several instructions sums their wavefronts;
 `verdicts()` gives, per tile and access, (wavefronts, fewest possible).
 Pure Python: .ci/compile_cuda.py records it before anything is installed.
 """
@@ -52,15 +53,43 @@ def _simt(size, bm, bn, bk, tm, tn, a_k_runs, b_k_runs):
     return out
 
 
+def tile_word(k_major, mn, k):
+    """tensor_core.cuh's tile_word: word (mn, k) of a swizzled 128 x 16 tile."""
+    if k_major:
+        return mn * 16 + ((((k >> 2) ^ (mn >> 1)) & 3) << 2) + (k & 3)
+    return k * 128 + (mn ^ ((k & 3) << 3))
+
+
+def _fragment_rows(k_major, b_pair, ks):
+    """fragments<K_MAJOR, B_PAIR>: ldmatrix row addresses (16 bytes per lane) or
+    the four 32-bit reads, each a list of 32 lanes."""
+    def block(q):
+        return (8 * (q >> 1), 4 * (q & 1)) if b_pair else (8 * (q & 1), 4 * (q >> 1))
+    if k_major:
+        return [[(tile_word(True, block(l >> 3)[0] + (l & 7), ks + block(l >> 3)[1]) * 4, 16)
+                 for l in range(32)]]
+    return [[(tile_word(False, block(q)[0] + (l >> 2), ks + block(q)[1] + (l & 3)) * 4, 4)
+             for l in range(32)] for q in range(4)]
+
+
 def _mma():
-    """The tensor-core tile's fragment reads (Mma<BF16>: rows of 20 words)."""
-    row = 20 * 4
-    g = [t >> 2 for t in range(32)]
-    t4 = [t & 3 for t in range(32)]
-    return {"A fragment read": [(g[t] * row + t4[t] * 4, 4) for t in range(32)],
-            "B fragment read": [(g[t] * row + t4[t] * 4, 4) for t in range(32)],
-            # a transposed operand's run goes along m: word k of rows mn..mn+3
-            "transposing store": [((t % 32) * 4 * row, 4) for t in range(32)]}
+    """The tensor-core tile's accesses (Mma<BF16>, tensor_core.cuh), warp 0, for
+    both tile orientations: the cp.async copies (16 bytes per run; a run that is
+    not whole is four 4-byte copies, each lane starting at a different word) and
+    the fragment reads at both k steps, for A and for B."""
+    out = {}
+    for k_major, name in ((True, "k-major"), (False, "mn-major")):
+        def origin(c):           # run_origin for a 128 x 16 tile of 4-word runs
+            return (c // 4, (c % 4) * 4) if k_major else ((c % 32) * 4, c // 32)
+        runs = [origin(t) for t in range(32)]
+        out["copy 16 B (%s)" % name] = [[(tile_word(k_major, m, k) * 4, 16) for m, k in runs]]
+        out["copy 4 B (%s)" % name] = [          # lane t writes word (step + t / 8) % 4
+            [(tile_word(k_major, m, k) * 4 + 4 * ((step + t // 8) % 4), 4)
+             for t, (m, k) in enumerate(runs)] for step in range(4)]
+        for b_pair, operand in ((False, "A"), (True, "B")):
+            out["%s fragment read (%s)" % (operand, name)] = [
+                lanes for ks in (0, 8) for lanes in _fragment_rows(k_major, b_pair, ks)]
+    return out
 
 
 TILES = {"f32 128x128": (4, 128, 128, 8, 8, 8), "f32 64x64": (4, 64, 64, 16, 4, 4),
@@ -76,7 +105,9 @@ def verdicts():
             for access, lanes in _simt(*cfg, a_k, b_k).items():
                 key = access if "fragment" in access else "%s (%s)" % (access, layout)
                 out.setdefault(name, {})[key] = [wavefronts(lanes), fewest(lanes[0][1])]
-    out["tf32/bf16 128x128"] = {k: [wavefronts(v), fewest(v[0][1])] for k, v in _mma().items()}
+    out["tf32/bf16 128x128"] = {
+        access: [sum(wavefronts(l) for l in group), sum(fewest(l[0][1]) for l in group)]
+        for access, group in _mma().items()}
     return out
 
 

@@ -13,8 +13,9 @@ Per kernel and architecture it reads
 
 With the shared-memory bank model of the GEMM tiles (.ci/bank_model.py) in the
 record. It fails on any compile error or warning, any spill, any 64-bit division in a
-convolution kernel (the implicit GEMM precomputes its offsets), and a
-tensor-core kernel without HMMA. With --record it writes all of it as JSON.
+convolution kernel (the implicit GEMM precomputes its offsets), a tensor-core
+kernel without HMMA or LDGSTS (cp.async), and one with a k-major operand tile
+without LDSM (ldmatrix). With --record it writes all of it as JSON.
 Skips when nvcc is absent. Needs nothing but Python: CI runs it before installing.
 """
 import collections
@@ -33,6 +34,11 @@ ARCHS = ("sm_80", "sm_90")
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 SASS_OPS = ("HMMA", "LDGSTS", "LDSM", "LDS", "STS", "LDG", "STG", "FFMA", "DFMA", "BAR")
 TENSOR_CORE = re.compile(r"_(tf32|bf16)_")
+# The tensor-core kernels with an operand whose shared tile has k along its rows
+# (tensor_core.cuh): A of gemm nn/nt and conv fwd/wgrad, B of gemm nt/tt. Those
+# read fragments with ldmatrix; tn and dgrad keep both tiles mn-major (ldmatrix
+# cannot transpose 32-bit words) and read them with conflict-free 32-bit loads.
+LDMATRIX = re.compile(r"_(tf32|bf16)_(nn|nt|tt|fwd|wgrad)_")
 
 
 def translation_unit():
@@ -81,12 +87,14 @@ def ptx_div64(ptx):
 
 
 def sass_mix(sass):
-    """{kernel: {opcode: count}} for SASS_OPS, from cuobjdump -sass."""
+    """{kernel: {opcode: count}} for SASS_OPS, from cuobjdump -sass. Instructions
+    predicated on !PT never run (ptxas pads cp.async with `@!PT LDS RZ, [RZ]`):
+    they are not counted."""
     mix = {}
     for part in re.split(r"\n\s*Function : ", sass)[1:]:
         name = re.match(r"\w+", part).group(0)
         ops = collections.Counter(m.split(".")[0] for m in
-                                  re.findall(r"/\*[0-9a-f]{4}\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_.]*)", part))
+                                  re.findall(r"/\*[0-9a-f]{4}\*/\s+(?!@!PT\s)(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_.]*)", part))
         mix[name] = {op: ops.get(op, 0) for op in SASS_OPS}
     return mix
 
@@ -100,8 +108,13 @@ def check(arch, kernels):
                             % (arch, name, k["spill_stores"], k["spill_loads"]))
         if name.startswith("conv2d_") and k["div64"]:
             problems.append("%s %s has %d 64-bit integer divisions" % (arch, name, k["div64"]))
-        if TENSOR_CORE.search(name) and "sass" in k and not k["sass"]["HMMA"]:
-            problems.append("%s %s has no HMMA: not on tensor cores" % (arch, name))
+        if TENSOR_CORE.search(name) and "sass" in k:
+            for op, what in (("HMMA", "not on tensor cores"), ("LDGSTS", "no cp.async pipeline")):
+                if not k["sass"][op]:
+                    problems.append("%s %s has no %s: %s" % (arch, name, op, what))
+            if LDMATRIX.search(name) and not k["sass"]["LDSM"]:
+                problems.append("%s %s has no LDSM: fragments not read with ldmatrix"
+                                % (arch, name))
     return problems
 
 

@@ -24,14 +24,26 @@ def test_the_model_on_known_patterns(lanes, want):
 
 def test_fragment_reads_are_conflict_free_on_every_tile():
     """gemm_core.cuh splits each thread's B columns in two halves so that a warp's
-    reads are contiguous; the tensor-core tiles pad rows to 20 words."""
+    reads are contiguous; the tensor-core tile's reads are swizzled."""
     for tile, accesses in bank_model.verdicts().items():
         for access, (got, fewest) in accesses.items():
             if "fragment read" in access:
                 assert got == fewest, (tile, access, got, fewest)
 
 
-def test_the_model_sees_the_known_conflicts():
-    """What is left to fix, so the model must keep seeing it: the tensor-core
-    tiles' transposing stores (16-way) until the swizzled cp.async pipeline."""
-    assert bank_model.verdicts()["tf32/bf16 128x128"]["transposing store"] == [16, 1]
+def test_every_tensor_core_access_is_conflict_free():
+    """tensor_core.cuh's swizzled tiles: copies (16-byte and element-wise) and
+    fragment reads (ldmatrix and 32-bit), both orientations, A and B."""
+    accesses = bank_model.verdicts()["tf32/bf16 128x128"]
+    assert len(accesses) == 8
+    for access, (got, fewest) in accesses.items():
+        assert got == fewest, (access, got, fewest)
+
+
+def test_without_the_swizzle_the_model_sees_conflicts(monkeypatch):
+    """The XOR in tile_word is what removes them: plain layouts conflict."""
+    monkeypatch.setattr(bank_model, "tile_word",
+                        lambda k_major, mn, k: mn * 16 + k if k_major else k * 128 + mn)
+    accesses = bank_model.verdicts()["tf32/bf16 128x128"]
+    assert accesses["A fragment read (k-major)"] == [32, 8]      # 4-way: 8 rows of 64 bytes
+    assert accesses["A fragment read (mn-major)"] == [32, 8]     # 4-way: k rows 128 words apart

@@ -121,7 +121,7 @@ def test_matmul_every_transpose_and_precision(dev, precision, ta, tb, dtype, mod
     (the precision setting leaves float64 alone)."""
     precision(mode)
     rng = np.random.default_rng(1)
-    m, k, n = 67, 41, 133
+    m, k, n = 67, 101, 133              # k: seven 16-deep tiles, so pipeline stages are refilled
     a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
     b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
     a, b = (a.T if ta else a), (b.T if tb else b)
@@ -221,7 +221,7 @@ def test_every_tile_of_every_kernel(dev, precision, monkeypatch, kind, tile):
     precision(mode)
     monkeypatch.setattr(KC, "pick_tile", lambda *a: tile)
     rng = np.random.default_rng(7)
-    m, k, n = tile[0] + 3, 37, tile[1] + 5
+    m, k, n = tile[0] + 3, 101, tile[1] + 5
     for ta in (False, True):
         for tb in (False, True):
             a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)

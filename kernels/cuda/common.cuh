@@ -54,7 +54,60 @@ __device__ __forceinline__ u16 to_bf16(float f) {
     return (u16)(u >> 16);
 }
 
-#if !defined(AUTOGRAD_EMULATE) && !defined(AUTOGRAD_NO_MMA)
+// ---- The tensor-core kernels' primitives (sm_80): asynchronous global ->
+// ---- shared copies, ldmatrix, rounding to TF32 / BF16, mma.sync. The emulator
+// ---- (tests/cuda_emulator/emu.h) models each one from the PTX ISA.
+#if defined(AUTOGRAD_EMULATE)
+__device__ __forceinline__ u32 round_tf32(u32 w) {
+    float f; std::memcpy(&f, &w, 4); return to_tf32(f);
+}
+// Two float words to one bf16x2 word: lo in the low half.
+__device__ __forceinline__ u32 pack_bf16(u32 lo, u32 hi) {
+    float a, b; std::memcpy(&a, &lo, 4); std::memcpy(&b, &hi, 4);
+    return (u32)to_bf16(a) | ((u32)to_bf16(b) << 16);
+}
+#elif !defined(AUTOGRAD_NO_MMA)
+__device__ __forceinline__ u32 shared_address(const void* p) {
+    return (u32)__cvta_generic_to_shared(p);
+}
+// cp.async: dst (shared) <- src (global), 16 bytes (both 16-byte aligned, L2
+// only) or 4 bytes. Complete once their group is waited for.
+__device__ __forceinline__ void cp_async16(void* dst, const void* src) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n"
+                 :: "r"(shared_address(dst)), "l"(src) : "memory");
+}
+__device__ __forceinline__ void cp_async4(void* dst, const void* src) {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n"
+                 :: "r"(shared_address(dst)), "l"(src) : "memory");
+}
+// Closes the group of this thread's copies issued since the last commit.
+__device__ __forceinline__ void cp_async_commit() {
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
+// Waits until at most N of this thread's committed groups are still in flight.
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" :: "n"(N) : "memory");
+}
+// Four 8 x 8 matrices of 16-bit elements, that is 8 rows of four 32-bit words:
+// lanes 8q..8q+7 give the rows of matrix q (16-byte aligned), and lane l gets
+// word l % 4 of row l / 4 of matrix q in r[q].
+__device__ __forceinline__ void ldmatrix_x4(u32 (&r)[4], const void* row) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(shared_address(row)));
+}
+__device__ __forceinline__ u32 round_tf32(u32 w) {
+    u32 r;
+    asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(__uint_as_float(w)));
+    return r;
+}
+__device__ __forceinline__ u32 pack_bf16(u32 lo, u32 hi) {
+    u32 r;   // cvt's first source goes to the high half
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(__uint_as_float(hi)),
+        "f"(__uint_as_float(lo)));
+    return r;
+}
+
 // D += A * B on one warp's 16x8 tile. Operand words follow the PTX fragment
 // layouts (g = lane / 4, t = lane % 4): a = (row g | g+8, word t | t+4),
 // b = (col g, word t | t+4), d = (row g | g+8, cols 2t, 2t+1). For tf32 a word

@@ -14,6 +14,7 @@
 // precomputes one row of offsets per tap (taps, woff), and each thread divides
 // only once, for the output or input pixels it serves, in start().
 #include "gemm_core.cuh"
+#include "tensor_core.cuh"
 
 struct ConvShape {
     int c, h, w, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow;
@@ -43,14 +44,15 @@ struct ImageColumns {
             iw0[u] = (p - oh * s.ow) * s.sw - s.pl;
         }
     }
-    __device__ __forceinline__ void load(T (&out)[VEC], int k) {
+    __device__ __forceinline__ bool gather(const T* (&src)[VEC], int k) const {
         const int4 t = k < K ? load_tap(taps, k) : make_int4(0, -(1 << 30), 0, 0);
 #pragma unroll
         for (int u = 0; u < VEC; ++u) {
             const int ih = ih0[u] + t.y, iw = iw0[u] + t.z;
-            out[u] = ((unsigned)ih < (unsigned)s.h && (unsigned)iw < (unsigned)s.w)
-                         ? x[t.x + ih * s.w + iw] : T(0);
+            src[u] = ((unsigned)ih < (unsigned)s.h && (unsigned)iw < (unsigned)s.w)
+                         ? x + t.x + ih * s.w + iw : nullptr;
         }
+        return false;
     }
 };
 
@@ -71,16 +73,17 @@ struct ImagePatches {
         off = t.x; top = t.y - s.pt; left = t.z - s.pl;
         k_at = k; oh = k / s.ow; ow = k - oh * s.ow;
     }
-    __device__ __forceinline__ void load(T (&out)[VEC], int k) {
+    __device__ __forceinline__ bool gather(const T* (&src)[VEC], int k) {
         for (ow += k - k_at, k_at = k; ow >= s.ow; ow -= s.ow) ++oh;
         int r = oh, c = ow;
 #pragma unroll
         for (int u = 0; u < VEC; ++u) {
             const int ih = r * s.sh + top, iw = c * s.sw + left;
-            out[u] = (k + u < P && (unsigned)ih < (unsigned)s.h && (unsigned)iw < (unsigned)s.w)
-                         ? x[off + ih * s.w + iw] : T(0);
+            src[u] = (k + u < P && (unsigned)ih < (unsigned)s.h && (unsigned)iw < (unsigned)s.w)
+                         ? x + off + ih * s.w + iw : nullptr;
             if (++c == s.ow) { c = 0; ++r; }
         }
+        return false;
     }
 };
 
@@ -107,14 +110,15 @@ struct OutputGradColumns {
             rest[u] = p < HW ? (yh - qh[u] * s.sh) * s.sw + (yw - qw[u] * s.sw) : -1;
         }
     }
-    __device__ __forceinline__ void load(T (&out)[VEC], int k) {
+    __device__ __forceinline__ bool gather(const T* (&src)[VEC], int k) const {
         const int4 t = k < K ? load_tap(taps, k) : make_int4(0, 0, 0, -2);
 #pragma unroll
         for (int u = 0; u < VEC; ++u) {
             const int oh = qh[u] - t.y, ow = qw[u] - t.z;
-            out[u] = (rest[u] == t.w && (unsigned)oh < (unsigned)s.oh && (unsigned)ow < (unsigned)s.ow)
-                         ? gy[t.x + oh * s.ow + ow] : T(0);
+            src[u] = (rest[u] == t.w && (unsigned)oh < (unsigned)s.oh && (unsigned)ow < (unsigned)s.ow)
+                         ? gy + t.x + oh * s.ow + ow : nullptr;
         }
+        return false;
     }
 };
 
@@ -129,10 +133,11 @@ struct TransposedWeights {
     int c0;
 
     __device__ __forceinline__ void start(int c, int) { c0 = c; }
-    __device__ __forceinline__ void load(T (&out)[VEC], int k) {
+    __device__ __forceinline__ bool gather(const T* (&src)[VEC], int k) const {
         const T* base = w + (k < K ? woff[k] : 0) + c0 * taps;
 #pragma unroll
-        for (int u = 0; u < VEC; ++u) out[u] = (k < K && c0 + u < cg) ? base[u * taps] : T(0);
+        for (int u = 0; u < VEC; ++u) src[u] = (k < K && c0 + u < cg) ? base + u * taps : nullptr;
+        return false;
     }
 };
 
@@ -183,7 +188,7 @@ __device__ __forceinline__ void conv_wgrad(CONV_GEMM_ARGS(T)) {
 }
 
 #define CONV_ENTRY(NAME, OP, T, TILE)                                                  \
-    extern "C" __global__ void __launch_bounds__(256, 1)                 \
+    extern "C" __global__ void __launch_bounds__(256, TILE::blocks_per_sm)              \
     NAME(CONV_GEMM_ARGS(T)) {                                                           \
         OP<T, TILE>(in0, in1, bias, taps, woff, out, batch, groups, og, c, h, w, kh, kw,  \
                     sh, sw, pt, pl, dh, dw, oh, ow);                                    \

@@ -20,7 +20,7 @@ import tempfile
 import threading
 
 SOURCE_DIR = os.path.dirname(os.path.abspath(__file__))
-HEADERS = ("common.cuh", "gemm_core.cuh")
+HEADERS = ("common.cuh", "gemm_core.cuh", "tensor_core.cuh")
 # The kernels come in families, each built on its first launch, so that the
 # first float32 matmul does not wait for the convolutions or float64. A family is
 # a source and the precision it is built for (common.cuh's AUTOGRAD_BUILD_*);

@@ -12,6 +12,7 @@
 // GEMMs (sm_80 and newer) round float32 data to TF32 or BF16 and accumulate in
 // float32: gemm_tf32_<ta><tb>_128x128 and gemm_bf16_<ta><tb>_128x128.
 #include "gemm_core.cuh"
+#include "tensor_core.cuh"
 
 #ifdef AUTOGRAD_BUILD_F32
 GEMM_ENTRIES(gemm_f32, 128x128, float, SimtF32Big)
