@@ -34,6 +34,10 @@ __device__ __forceinline__ bool aligned16(const void* p) {
     for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
          i += (i64)blockDim.x * gridDim.x)
 
+// ---- The tensor-core kernels' primitives (sm_80): asynchronous global ->
+// ---- shared copies, ldmatrix, rounding to TF32 / BF16, mma.sync. The emulator
+// ---- (tests/cuda_emulator/emu.h) models each one from the PTX ISA.
+#if defined(AUTOGRAD_EMULATE)
 __device__ __forceinline__ u32 float_bits(float f) {
     union { float f; u32 u; } v; v.f = f; return v.u;
 }
@@ -54,10 +58,6 @@ __device__ __forceinline__ u16 to_bf16(float f) {
     return (u16)(u >> 16);
 }
 
-// ---- The tensor-core kernels' primitives (sm_80): asynchronous global ->
-// ---- shared copies, ldmatrix, rounding to TF32 / BF16, mma.sync. The emulator
-// ---- (tests/cuda_emulator/emu.h) models each one from the PTX ISA.
-#if defined(AUTOGRAD_EMULATE)
 __device__ __forceinline__ u32 round_tf32(u32 w) {
     float f; std::memcpy(&f, &w, 4); return to_tf32(f);
 }
