@@ -44,8 +44,10 @@ if Pybind11Extension is not None and os.environ.get("AUTOGRAD_NO_EXT") != "1":
         "autograd.kernels._C",
         sorted(os.path.join("csrc", f) for f in os.listdir("csrc") if f.endswith(".cpp")),
         cxx_std=17,
-        # no -fopenmp: the kernels run on their own thread pool (csrc/threads.h)
-        extra_compile_args=["-O3", "-pthread"],
+        # no -fopenmp: the kernels run on their own thread pool (csrc/threads.h).
+        # -fno-math-errno: nothing reads errno, and a sqrt that may set it is a
+        # call the vectorizer cannot batch (the optimizers' loops, csrc/optim.cpp)
+        extra_compile_args=["-O3", "-pthread", "-fno-math-errno"],
         extra_link_args=["-pthread"],
     ))
 

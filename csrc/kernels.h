@@ -18,6 +18,15 @@ void register_gemm(pybind11::module_ &m);
 void register_optim(pybind11::module_ &m);
 void register_winograd(pybind11::module_ &m);
 
+// A loop built for AVX-512, AVX2 and the baseline, the CPU choosing at load
+// time (GCC on x86-64; elsewhere the baseline only). For loops the compiler
+// vectorizes itself: locals and __restrict pointers, no calls.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
 namespace csrc {
 
 namespace py = pybind11;

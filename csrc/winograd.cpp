@@ -62,12 +62,6 @@ struct Shape {
   i64 n, c, h, w, o, pt, pl, oh, ow, th, tw, ph, pw;   // th x tw tiles; padded planes ph x pw
 };
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define VECTOR_CLONES
-#endif
-
 // V[e][c][t] = (B^T d B)[e] for the tiles t of tile rows [g0, g1), counted
 // over all images (row g is tile row g % th of image g / th), from the padded
 // planes P. A padded row holds its even columns, then its odd

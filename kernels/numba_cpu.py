@@ -31,8 +31,8 @@ def sgd_update(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first
 
 @njit(parallel=True, **_jit)
 def adam_update(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, step):
-    bc1 = 1.0 - beta1 ** step
-    bc2 = 1.0 - beta2 ** step
+    step_size = lr / (1.0 - beta1 ** step)            # reference.adam_step_scales
+    rsqrt_bc2 = 1.0 / math.sqrt(1.0 - beta2 ** step)
     for i in prange(p.size):
         gi = g[i]
         if decoupled:
@@ -46,7 +46,7 @@ def adam_update(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled
             if vi > vmax[i]:
                 vmax[i] = vi
             vi = vmax[i]
-        p[i] -= lr * (m[i] / bc1) / (math.sqrt(vi / bc2) + eps)
+        p[i] -= step_size * m[i] / (math.sqrt(vi) * rsqrt_bc2 + eps)
 
 
 @njit(parallel=True, **_jit)

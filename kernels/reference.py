@@ -7,6 +7,8 @@ read per group as (N, groups, C/groups*KH*KW, OH*OW) so that one batched
 matmul gives NCHW output.
 Max-pool indices are flat positions in each unpadded H*W plane (int64).
 """
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
@@ -206,6 +208,13 @@ def sgd_update(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first
     p -= lr * d
 
 
+def adam_step_scales(lr, beta1, beta2, step):
+    """Adam's bias corrections folded into two scalars, as PyTorch does:
+    p -= step_size m / (sqrt(v) rsqrt_bc2 + eps), so that each element costs
+    one square root and one division (every backend uses this form)."""
+    return lr / (1 - beta1 ** step), 1 / math.sqrt(1 - beta2 ** step)
+
+
 def adam_update(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, step):
     if weight_decay:
         if decoupled:
@@ -219,8 +228,8 @@ def adam_update(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled
     if amsgrad:
         np.maximum(vmax, v, out=vmax)
         v = vmax
-    bc1, bc2 = 1 - beta1 ** step, 1 - beta2 ** step
-    p -= lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
+    step_size, rsqrt_bc2 = adam_step_scales(lr, beta1, beta2, step)
+    p -= step_size * m / (np.sqrt(v) * rsqrt_bc2 + eps)
 
 
 def rmsprop_update(p, g, sq, buf, lr, alpha, eps, weight_decay, momentum):

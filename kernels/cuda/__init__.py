@@ -21,6 +21,7 @@ import contextlib
 import numpy as np
 
 from ..device import array_module
+from ..reference import adam_step_scales
 from .cupy_runtime import (SOURCE_DIR, SOURCES, THREADS, CupyDriver, CupyRuntime,  # noqa: F401
                            build, runtime, translation_unit, use_runtime)
 
@@ -387,10 +388,10 @@ def sgd_update(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first
 
 
 def adam_update(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad, step):
-    bc1, bc2 = 1 - beta1 ** step, 1 - beta2 ** step
+    step_size, rsqrt_bc2 = adam_step_scales(lr, beta1, beta2, step)
     runtime().launch("adam_update_" + _suffix(p.dtype), _blocks(p.size), (
         p, g, m, v, vmax, np.int64(p.size)) + _scalars(p.dtype, lr, beta1, beta2, eps, weight_decay)
-        + (np.int32(bool(decoupled)), np.int32(bool(amsgrad))) + _scalars(p.dtype, bc1, bc2))
+        + (np.int32(bool(decoupled)), np.int32(bool(amsgrad))) + _scalars(p.dtype, step_size, rsqrt_bc2))
 
 
 def rmsprop_update(p, g, sq, buf, lr, alpha, eps, weight_decay, momentum):

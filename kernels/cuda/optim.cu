@@ -18,11 +18,13 @@ __device__ __forceinline__ void sgd(T* p, const T* g, T* buf, i64 n, T lr, T mom
     }
 }
 
-// Adam, and AdamW (decoupled: the decay scales p instead of joining g); bc1 and
-// bc2 are the bias corrections 1 - beta^step.
+// Adam, and AdamW (decoupled: the decay scales p instead of joining g).
+// step_size = lr / (1 - beta1^step), rsqrt_bc2 = 1 / sqrt(1 - beta2^step)
+// (kernels/reference.py: adam_step_scales).
 template <typename T>
 __device__ __forceinline__ void adam(T* p, const T* g, T* m, T* v, T* vmax, i64 n, T lr, T b1,
-                                     T b2, T eps, T wd, int decoupled, int amsgrad, T bc1, T bc2) {
+                                     T b2, T eps, T wd, int decoupled, int amsgrad, T step_size,
+                                     T rsqrt_bc2) {
     GRID_STRIDE_LOOP(i, n) {
         T gi = g[i], pi = p[i];
         if (decoupled) pi -= lr * wd * pi;
@@ -35,7 +37,7 @@ __device__ __forceinline__ void adam(T* p, const T* g, T* m, T* v, T* vmax, i64 
             if (vi > vmax[i]) vmax[i] = vi;
             vi = vmax[i];
         }
-        p[i] = pi - lr * (mi / bc1) / (sqrt(vi / bc2) + eps);
+        p[i] = pi - step_size * mi / (sqrt(vi) * rsqrt_bc2 + eps);
     }
 }
 
@@ -63,8 +65,9 @@ __device__ __forceinline__ void rmsprop(T* p, const T* g, T* sq, T* buf, i64 n, 
     }                                                                                             \
     extern "C" __global__ void adam_update_##SUFFIX(T* p, const T* g, T* m, T* v, T* vmax, i64 n, \
                                                     T lr, T b1, T b2, T eps, T wd, int decoupled, \
-                                                    int amsgrad, T bc1, T bc2) {                  \
-        adam<T>(p, g, m, v, vmax, n, lr, b1, b2, eps, wd, decoupled, amsgrad, bc1, bc2);          \
+                                                    int amsgrad, T step_size, T rsqrt_bc2) {      \
+        adam<T>(p, g, m, v, vmax, n, lr, b1, b2, eps, wd, decoupled, amsgrad, step_size,          \
+                rsqrt_bc2);                                                                       \
     }                                                                                             \
     extern "C" __global__ void rmsprop_update_##SUFFIX(T* p, const T* g, T* sq, T* buf, i64 n,    \
                                                        T lr, T alpha, T eps, T wd, T momentum) {  \
