@@ -10,6 +10,7 @@ import numpy as np
 from . import _C  # ImportError here means "not built"
 
 from . import reference  # noqa: E402
+from .geometry import conv_geometry  # noqa: E402
 
 # The GEMM micro-kernel: AUTOGRAD_GEMM_KERNEL=auto|avx512|avx2|portable (read at
 # import; `use_gemm_kernel` inside a program), so that one machine can test and
@@ -52,34 +53,52 @@ def use_gemm_kernel(name):
     return _setting(_kernel, _checked(name, "use_gemm_kernel"))
 
 
-# 3x3 stride-1 convolutions with at least this many input and output channels
-# run by Winograd's F(2x2, 3x3) (csrc/winograd.cpp): 2.25x fewer multiplies,
-# paid for in transforms that only wide layers amortize. The thresholds come
-# from `python -m benchmarks.conv_algorithms` (benchmarks/results/cpu-2core/
-# conv_algorithms.json, 2-core AMD EPYC): Winograd took 0.55-0.9x the GEMM's
-# time from 32 channels in and out with the AVX-512 kernel and from 16 with
-# AVX2, about 1.0-1.3x at 16 -> 32 with AVX-512, and 1.7-9x with 1 or 3 input
-# channels (the GEMM's k is only 9 or 27 there: little for Winograd to save).
-WINOGRAD_MIN_CHANNELS = {"avx512": 32, "avx2": 16}
-CONV_ALGORITHMS = ("auto", "gemm", "winograd")
+# How a convolution's product runs ("algorithm"): Winograd F(2x2, 3x3)
+# (csrc/winograd.cpp), the GEMM over wide pixels (stride 1: gemm_wide), or the
+# GEMM on im2col packed from the image (any layer; its input gradient folds
+# col2im into the GEMM). The input gradient of a stride-1 layer is itself a
+# stride-1 convolution (of gy, with the weights flipped and transposed), so it
+# is decided by the same rule on that convolution's geometry. The thresholds
+# come from `python -m benchmarks.conv_algorithms` (benchmarks/results/cpu-2core/
+# conv_algorithms.json, 2-core AMD EPYC; see its table for the times).
+#
+# Winograd: 3x3 layers with at least this many input and output channels and
+# output pixels per image; 2.25x fewer multiplies, paid for in transforms that
+# only wide layers on large images amortize (at 14x14, 2x2 tiles leave 7x7 per
+# image, and wide pixels were faster up to 256 channels).
+WINOGRAD_MIN_CHANNELS = {"avx512": 64, "avx2": 32}
+WINOGRAD_MIN_PIXELS = 16 * 16
+# Wide pixels: products of at least WIDE_MIN_ROWS rows (output channels per
+# group) and WIDE_MIN_DEPTH deep (cg * kh * kw). Below that the micro-kernel's
+# tile is mostly empty (a 1- or 3-row product, the input gradient of a 1- or
+# 3-channel layer, took 3x its col2im time) or there is little to pack.
+WIDE_MIN_ROWS, WIDE_MIN_DEPTH = 8, 32
+CONV_ALGORITHMS = ("auto", "gemm", "wide", "winograd")
 _conv_algorithm = ["auto"]
 
 
 def use_conv_algorithm(name):
-    """Force the block's eligible convolutions onto 'gemm' or 'winograd' (for
-    tests and benchmarks); 'auto' is the measured choice."""
+    """Force the block's eligible convolutions onto 'gemm', 'wide' or 'winograd'
+    (for tests and benchmarks); 'auto' is the measured choice."""
     if name not in CONV_ALGORITHMS:
         raise ValueError("use_conv_algorithm: %r is not one of %s" % (name, CONV_ALGORITHMS))
     return _setting(_conv_algorithm, name)
 
 
-def _winograd(g):
-    """Whether this convolution (and its input gradient) runs by Winograd."""
-    if not (g.kh == g.kw == 3 and g.sh == g.sw == 1 and g.dh == g.dw == 1 and g.groups == 1):
-        return False
-    if _conv_algorithm[0] != "auto":
-        return _conv_algorithm[0] == "winograd"
-    return min(g.c, g.o) >= WINOGRAD_MIN_CHANNELS.get(_kernel[0], float("inf"))
+def _algorithm(g):
+    """'winograd', 'wide' or 'gemm' for the convolution of geometry ``g``."""
+    eligible = {"gemm": True, "wide": g.sh == g.sw == 1,
+                "winograd": (g.kh == g.kw == 3 and g.sh == g.sw == 1 and g.dh == g.dw == 1
+                             and g.groups == 1)}
+    forced = _conv_algorithm[0]
+    if forced != "auto":
+        return forced if eligible[forced] else "gemm"
+    if (eligible["winograd"] and g.oh * g.ow >= WINOGRAD_MIN_PIXELS
+            and min(g.c, g.o) >= WINOGRAD_MIN_CHANNELS.get(_kernel[0], float("inf"))):
+        return "winograd"
+    if eligible["wide"] and g.og >= WIDE_MIN_ROWS and g.cg * g.kh * g.kw >= WIDE_MIN_DEPTH:
+        return "wide"
+    return "gemm"
 
 
 def _use_gemm(a, b):
@@ -133,15 +152,18 @@ def col2im(cols, g):
 
 
 def conv2d_forward(x, w, bias, g, save_for_weight_grad=False):
-    """By Winograd (wide 3x3 stride-1 layers, see WINOGRAD_MIN_CHANNELS) or on
-    the GEMM, with the im2col matrix packed straight from ``x`` (no buffer): what
-    the weight gradient keeps is ``x`` itself either way."""
+    """By Winograd, over wide pixels or on im2col packed straight from ``x`` (no
+    buffer), as ``_algorithm`` says: what the weight gradient keeps is ``x``
+    itself in every case."""
     if not _use_gemm(x, w):
         return reference.conv2d_forward(x, w, bias, g, save_for_weight_grad, im2col=im2col)
-    if _winograd(g):
+    algorithm = _algorithm(g)
+    if algorithm == "winograd":
         y = _C.conv3x3_winograd(x, np.ascontiguousarray(w), bias, (g.pt, g.pb, g.pl, g.pr),
                                 kernel=_kernel[0])
         return y, (x if save_for_weight_grad else None)
+    if algorithm == "wide":
+        return _wide_forward(x, w, bias, g), (x if save_for_weight_grad else None)
     y = np.empty(g.output_shape, dtype=np.float32)
     # product z = image * groups + group: weights and bias are indexed z % groups
     _C.gemm_im2col(reference.weight_matrix(w, g), x, y.reshape(g.n * g.groups, g.og, g.oh * g.ow), g,
@@ -151,14 +173,26 @@ def conv2d_forward(x, w, bias, g, save_for_weight_grad=False):
 
 def conv2d_grad_input(gy, w, g):
     """W^T @ gy per image and group, folded into the image tile by tile (no buffer);
-    or, for a 3x3 stride-1 layer, a Winograd convolution of gy."""
+    or, for a stride-1 layer, the convolution of gy with the flipped weights, by
+    Winograd or over wide pixels."""
     if not _use_gemm(gy, w):
         return reference.conv2d_grad_input(gy, w, g, col2im=col2im)
-    if _winograd(g) and max(g.pt, g.pb, g.pl, g.pr) <= 2:
+    if _algorithm(g) == "winograd" and max(g.pt, g.pb, g.pl, g.pr) <= 2:
         # the convolution of gy with the weights flipped and transposed, padded 2 - p
         flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
         return _C.conv3x3_winograd(np.ascontiguousarray(gy), flipped, None,
                                    (2 - g.pt, 2 - g.pb, 2 - g.pl, 2 - g.pr), kernel=_kernel[0])
+    pads = _transposed_pads(g)
+    if g.sh == g.sw == 1 and min(pads) >= 0:
+        # the stride-1 convolution of gy with the weights flipped and transposed
+        # per group, padded dilation * (k - 1) - p
+        gt = conv_geometry(g.output_shape, (g.c, g.og, g.kh, g.kw), 1, pads, (g.dh, g.dw),
+                           g.groups)
+        if _algorithm(gt) == "wide":
+            flipped = np.ascontiguousarray(
+                w.reshape(g.groups, g.og, g.cg, g.kh, g.kw).transpose(0, 2, 1, 3, 4)
+                [..., ::-1, ::-1].reshape(g.c, g.og, g.kh, g.kw))
+            return _wide_forward(np.ascontiguousarray(gy), flipped, None, gt)
     gx = np.empty(g.input_shape, dtype=np.float32)
     _C.gemm_col2im(reference.weight_matrix(w, g).transpose(0, 2, 1),
                    np.ascontiguousarray(gy).reshape(g.n * g.groups, g.og, g.oh * g.ow), gx, g,
@@ -179,6 +213,22 @@ def conv2d_grad_weight(gy, saved, g):
         _C.gemm(gy, saved.reshape(g.n * g.groups, g.cg * g.kh * g.kw, g.oh * g.ow).transpose(0, 2, 1), gw,
                 kernel=_kernel[0])
     return gw.reshape(g.weight_shape)
+
+
+# ---- stride-1 layers over wide pixels (csrc/gemm_core.h: WideImage) -------------------
+
+def _wide_forward(x, w, bias, g):
+    y = np.empty(g.output_shape, dtype=np.float32)
+    # product z = image * groups + group: weights and bias are indexed z % groups
+    _C.gemm_wide(reference.weight_matrix(w, g), x, y.reshape(g.n * g.groups, g.og, g.oh * g.ow),
+                 g, None if bias is None else bias.reshape(g.groups, g.og), kernel=_kernel[0])
+    return y
+
+
+def _transposed_pads(g):
+    """The padding of the convolution that gives a stride-1 layer's input gradient."""
+    return ((g.kh - 1) * g.dh - g.pt, (g.kh - 1) * g.dh - g.pb,
+            (g.kw - 1) * g.dw - g.pl, (g.kw - 1) * g.dw - g.pr)
 
 
 def max_pool2d_forward(x, g):

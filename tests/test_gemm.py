@@ -344,49 +344,6 @@ def test_winograd_matches_the_reference(case, kernel):
                  want - bias[None, :, None, None])
 
 
-@pytest.mark.parametrize("kernel", SIMD)
-@pytest.mark.parametrize("pad", [0, 1, 2, ((2, 0), (1, 2))])
-def test_the_cpp_backend_runs_wide_3x3_layers_by_winograd(kernel, pad):
-    """Forward and input gradient (a Winograd convolution of gy with the weights
-    flipped and transposed) through the kernel layer, forced and by the
-    measured choice, against the reference."""
-    from autograd.kernels import cpp
-    rng = np.random.default_rng(7)
-    x, wt = _rand(rng, 3, 40, 9, 11), _rand(rng, 36, 40, 3, 3)
-    g = K.conv_geometry(x.shape, wt.shape, 1, pad)
-    gy = _rand(rng, *g.output_shape)
-    x64, w64, gy64 = (a.astype(np.float64) for a in (x, wt, gy))
-    for algorithm in ("winograd", "auto"):
-        spy = _Spy()
-        with cpp.use_gemm_kernel(kernel), cpp.use_conv_algorithm(algorithm), spy.watching(cpp):
-            y, saved = cpp.conv2d_forward(x, wt, None, g, save_for_weight_grad=True)
-            gx = cpp.conv2d_grad_input(gy, wt, g)
-        assert [name for name, _ in spy.calls] == ["conv3x3_winograd"] * 2
-        assert spy.kernels == {kernel} and saved is x
-        assert_close(y, R.conv2d_forward(x64, w64, None, g)[0])
-        assert_close(gx, R.conv2d_grad_input(gy64, w64, g))
-
-
-def test_narrow_or_strided_layers_stay_on_the_gemm():
-    from autograd.kernels import cpp
-    if not SIMD or SIMD[0] == "none":
-        pytest.skip("this CPU has no SIMD GEMM kernel")
-    rng = np.random.default_rng(8)
-    cases = [((2, 3, 8, 8), (40, 3, 3, 3), 1, 1),       # 3 input channels: transforms dominate
-             ((2, 40, 8, 8), (40, 40, 3, 3), 2, 1),     # stride 2
-             ((2, 40, 8, 8), (40, 40, 5, 5), 1, 2)]     # 5x5
-    for xs, ws, s, p in cases:
-        x, wt = _rand(rng, *xs), _rand(rng, *ws)
-        g = K.conv_geometry(xs, ws, s, p)
-        spy = _Spy()
-        with cpp.use_gemm_kernel(SIMD[0]), spy.watching(cpp):
-            cpp.conv2d_forward(x, wt, None, g)
-        assert [name for name, _ in spy.calls] == ["gemm_im2col"], (xs, ws, s)
-    with pytest.raises(ValueError, match="use_conv_algorithm"):
-        with cpp.use_conv_algorithm("fft"):
-            pass
-
-
 def test_winograd_checks_its_operands():
     x, w = np.zeros((1, 2, 5, 5), np.float32), np.zeros((3, 2, 3, 3), np.float32)
     with pytest.raises(ValueError, match=r"w must be a C-contiguous float32 \(O, 2, 3, 3\), got shape \(3, 2, 5, 5\)"):
