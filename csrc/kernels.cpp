@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <type_traits>
 #include <vector>
 
 #include "kernels.h"
@@ -144,20 +145,58 @@ py::array col2im_t(py::array cols, const Conv &g) {
 
 // ---- pooling -------------------------------------------------------------------
 
+// Max pooling keeps, per window, the first maximum in row-major window order,
+// and the first NaN beats everything, as argmax does in the reference:
+// best, where = v, at when v beats best (greater, or NaN over a number). By
+// bit masks: short rows run mostly in the loops' scalar remainders, where a
+// select on floats became a branch that random data mispredicts.
+template <typename T, typename Pos>
+inline void take_max(T v, Pos at, T &best, Pos &where) {
+  using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  const bool take = (v > best) | ((v != v) & (best == best));
+  const U mask = U(0) - U(take);
+  U vb, bb;
+  std::memcpy(&vb, &v, sizeof v);
+  std::memcpy(&bb, &best, sizeof best);
+  bb = (vb & mask) | (bb & ~mask);
+  std::memcpy(&best, &bb, sizeof best);
+  where = Pos((at & Pos(mask)) | (where & ~Pos(mask)));
+}
+
 // One output row at a time, window offsets outside and output columns inside,
 // so that the inner loop is a branch-free compare along a row that vectorizes
 // (positions are int32 there, the width of a float lane; widened on the way out).
-// The first maximum in row-major window order wins, and the first NaN beats
-// everything, as argmax does in the reference.
 template <typename T, typename Pos, i64 SW>
 void max_pool_row(const T *row, Pos base, i64 sw, i64 lo, i64 hi, T *b, Pos *at) {
   const i64 step = SW ? SW : sw;
-  for (i64 ox = lo; ox < hi; ++ox) {
-    const T v = row[ox * step], old = b[ox];
-    const bool take = (v > old) | ((v != v) & (old == old));   // no branch: it vectorizes
-    b[ox] = take ? v : old;
-    at[ox] = take ? Pos(base + ox * step) : at[ox];
+  for (i64 ox = lo; ox < hi; ++ox) take_max(row[ox * step], Pos(base + ox * step), b[ox], at[ox]);
+}
+
+// The common layer, 2x2 windows at stride 2 that all lie inside the plane: one
+// output row from two input rows, by the same rule. Measured on a 64x16x28x28
+// input (2-core EPYC, AVX-512): 0.72 ms by the general loop, whose rows here
+// are 14 outputs read at stride 2; 0.39 ms by this one (of which most is
+// still the scalar remainder: 14 outputs are less than one 16-lane vector),
+// against a 0.07 ms copy of the input. In three passes (each row's pairs, then
+// the two rows), which the compiler vectorizes, where one pass over the four
+// does not (GCC 12); the first row's maximum wins ties, as the earlier does.
+template <typename T, typename Pos>
+VECTOR_CLONES void max_pool_2x2_row(const T *__restrict r0, const T *__restrict r1, i64 ow,
+                                    Pos base, Pos w, T *__restrict y, Pos *__restrict at,
+                                    T *__restrict second, Pos *__restrict second_at) {
+  for (i64 ox = 0; ox < ow; ++ox) {
+    T best = r0[2 * ox];
+    Pos where = base + Pos(2 * ox);
+    take_max(r0[2 * ox + 1], where + 1, best, where);
+    y[ox] = best, at[ox] = where;
   }
+  for (i64 ox = 0; ox < ow; ++ox) {
+    T best = r1[2 * ox];
+    Pos where = base + w + Pos(2 * ox);
+    take_max(r1[2 * ox + 1], where + 1, best, where);
+    second[ox] = best, second_at[ox] = where;
+  }
+  for (i64 ox = 0; ox < ow; ++ox) take_max(second[ox], second_at[ox], y[ox], at[ox]);
 }
 
 // Pos: int32 for float32 planes that fit (a float lane wide), int64 otherwise.
@@ -165,6 +204,22 @@ template <typename T, typename Pos>
 void max_pool_fwd_impl(const T *x, T *y, i64 *idx, const Pool &g) {
   const i64 planes = g.n * g.c;
   const double work = double(planes) * double(g.oh * g.ow * g.kh * g.kw);
+  if (g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.pt == 0 && g.pl == 0 &&
+      2 * g.oh <= g.h && 2 * g.ow <= g.w) {
+    csrc::parallel_for(planes, csrc::threads_for(work, kWorkPerThread), [&](i64 begin, i64 end, int) {
+      std::vector<Pos> where(g.ow), second_at(g.ow);
+      std::vector<T> second(g.ow);
+      for (i64 p = begin; p < end; ++p)
+        for (i64 oy = 0; oy < g.oh; ++oy) {
+          const T *r0 = x + (p * g.h + 2 * oy) * g.w;
+          const i64 o = (p * g.oh + oy) * g.ow;
+          max_pool_2x2_row<T, Pos>(r0, r0 + g.w, g.ow, Pos(2 * oy * g.w), Pos(g.w), y + o,
+                                   where.data(), second.data(), second_at.data());
+          std::copy(where.begin(), where.end(), idx + o);
+        }
+    });
+    return;
+  }
   csrc::parallel_for(planes, csrc::threads_for(work, kWorkPerThread), [&](i64 begin, i64 end, int) {
     std::vector<T> best(g.ow);
     std::vector<Pos> where(g.ow);
