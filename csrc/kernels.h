@@ -17,6 +17,7 @@ void register_kernels(pybind11::module_ &m);
 void register_gemm(pybind11::module_ &m);
 void register_optim(pybind11::module_ &m);
 void register_winograd(pybind11::module_ &m);
+void register_elementwise(pybind11::module_ &m);
 
 // A loop built for AVX-512, AVX2 and the baseline, the CPU choosing at load
 // time (GCC on x86-64; elsewhere the baseline only). For loops the compiler

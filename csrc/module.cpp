@@ -76,4 +76,5 @@ PYBIND11_MODULE(_C, m) {
   register_gemm(m);
   register_optim(m);
   register_winograd(m);
+  register_elementwise(m);
 }

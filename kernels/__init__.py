@@ -12,6 +12,7 @@ except ImportError:   # not built: the NumPy kernels run
 from .dispatch import (CPU_BACKENDS, adam_update, available_backends, avg_pool2d_backward,  # noqa: F401
                        avg_pool2d_forward, conv2d_forward, conv2d_grad_input, conv2d_grad_weight,
                        cpu_backend, implemented_by, matmul, max_pool2d_backward, max_pool2d_forward,
-                       rmsprop_update, sgd_update, use_cpu_backend, which)
+                       relu_backward, relu_forward, rmsprop_update, sgd_update, use_cpu_backend,
+                       which)
 from .geometry import ConvGeometry, PoolGeometry, conv_geometry, pool_geometry  # noqa: F401
 from .threads import get_num_threads, set_num_threads  # noqa: F401

@@ -247,6 +247,22 @@ def avg_pool2d_backward(gy, g, count_include_pad=True):
     return _C.avg_pool2d_backward(gy, g, count_include_pad)
 
 
+# ---- element-wise ------------------------------------------------------------------
+
+def _flat_float(*arrays):
+    dt = arrays[0].dtype
+    return dt in (np.float32, np.float64) and all(
+        a.dtype == dt and a.flags.c_contiguous and a.shape == arrays[0].shape for a in arrays)
+
+
+def relu_forward(x):
+    return _C.relu_forward(x) if _flat_float(x) else reference.relu_forward(x)
+
+
+def relu_backward(g, y):
+    return _C.relu_backward(g, y) if _flat_float(g, y) else reference.relu_backward(g, y)
+
+
 # ---- optimizer updates: one fused pass per parameter, on the pool -----------------
 
 def _fused(arrays):

@@ -174,6 +174,17 @@ def avg_pool2d_backward(gy, g, count_include_pad=True):
     return _cpu_impl("avg_pool2d_backward")(np.ascontiguousarray(gy), g, count_include_pad)
 
 
+def relu_forward(x):
+    """0 where ``x < 0``, else ``x`` (NaN and -0 kept, as PyTorch). On the GPU
+    CuPy's element-wise expression is the kernel."""
+    return reference.relu_forward(x) if _on_gpu(x) else _cpu_impl("relu_forward")(x)
+
+
+def relu_backward(g, y):
+    """0 where ``y <= 0``, else ``g``, y the output of :func:`relu_forward`."""
+    return reference.relu_backward(g, y) if _on_gpu(g) else _cpu_impl("relu_backward")(g, y)
+
+
 def _optimizer_kernel(name, p):
     if _on_gpu(p):
         return functools.partial(_run_cuda, name)

@@ -12,6 +12,8 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .device import array_module
+
 
 def matmul(a, b):
     return np.matmul(a, b)
@@ -206,6 +208,17 @@ def sgd_update(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first
             buf += (1 - dampening) * d
         d = d + momentum * buf if nesterov else buf
     p -= lr * d
+
+
+def relu_forward(x):
+    """0 where x < 0 (-inf too), else x (-0 and NaN kept), as PyTorch. NumPy or CuPy."""
+    return array_module(x).where(x < 0, 0, x).astype(x.dtype, copy=False)
+
+
+def relu_backward(g, y):
+    """0 where y <= 0 (an infinite g too), else g, y the output of relu_forward
+    (PyTorch's threshold_backward: g passes where y is NaN). NumPy or CuPy."""
+    return array_module(g).where(y <= 0, 0, g).astype(g.dtype, copy=False)
 
 
 def adam_step_scales(lr, beta1, beta2, step):

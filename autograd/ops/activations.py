@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from .. import kernels
 from ..backend import array_module
 from ..tape import Function
 from ..tensor import tensor_method
@@ -164,14 +165,31 @@ def sigmoid(x):
 
 
 class Relu(Function):
+    """Saves its output, as PyTorch does: an in-place change to it before
+    backward is refused."""
+
     def forward(self, x):
-        mask = x > 0
-        self.save_for_backward(mask)
-        return x * mask
+        y = kernels.relu_forward(x)
+        self.save_for_backward(y)
+        return y
 
     def backward(self, g):
-        mask, = self.saved_tensors
-        return g * mask
+        y, = self.saved_tensors
+        return ReluGrad.apply(g, y)
+
+
+class ReluGrad(Function):
+    """g where y > 0 (or NaN), else 0: ReLU's derivative at output y applied to
+    g. Linear in g, and flat in y (its derivative there is zero wherever it
+    exists)."""
+
+    def forward(self, g, y):
+        self.save_for_backward(y)
+        return kernels.relu_backward(g, y)
+
+    def backward(self, gg):
+        y, = self.saved_tensors
+        return ReluGrad.apply(gg, y), None
 
 
 @tensor_method("relu")
