@@ -22,7 +22,7 @@ constexpr double kPerThread = 1 << 16;   // elements worth waking a thread for
 
 // PyTorch's values: y = 0 where x < 0 (-inf too: x * (x > 0) would give NaN
 // there), else x (-0 and NaN kept). A select on a float, by bit mask (see
-// take_max in kernels.cpp).
+// take_max in pool.cpp).
 template <typename T>
 inline T keep_if(bool keep, T v) {
   using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;

@@ -1,5 +1,5 @@
 #pragma once
-// The GEMM's core, shared by gemm.cpp and winograd.cpp: the operands and how
+// The GEMM's core, shared by conv_gemm.cpp, gemm.cpp and winograd.cpp: the operands and how
 // each is packed for the micro-kernels (gemm_micro.h), A into mr-row panels and
 // B into nr-column panels, both zero-padded to whole panels (B is a strided
 // matrix or the im2col matrix of an image, read straight from the image: no
@@ -200,6 +200,22 @@ struct WideImage {
   }
 };
 
+struct WideA {                 // A = the same matrix on the other side (weight gradients)
+  WideImage image;
+  void pack(i64 z, i64 i0, i64 mc, i64 k0, i64 kc, int mr, float *dst) const {
+    for (i64 ip = 0; ip < mc; ip += mr, dst += mr * kc) {
+      const int m = int(std::min<i64>(mr, mc - ip));
+      if (m < mr) std::memset(dst, 0, sizeof(float) * mr * kc);
+      const float *src[kMaxMr];
+      WideImage::Cursor at = image.cursor(i0 + ip);
+      for (int r = 0; r < m; ++r, at.next(image)) src[r] = image.row(z, at) + k0;
+      // k outer: the panel is written in order, from m rows read in order
+      for (i64 k = 0; k < kc; ++k)
+        for (int r = 0; r < m; ++r) dst[k * mr + r] = src[r][k];
+    }
+  }
+};
+
 // Wide pixels [j, j + n) as runs inside the real output: f(t, count, offset)
 // for entries t .. t + count - 1, at offset .. in an oh x ow plane.
 struct WidePixels {
@@ -224,6 +240,26 @@ struct WideB {                 // B = the wide im2col matrix: rows (c, ki, kj), 
       for (i64 k = 0; k < kc; ++k, at.next(image)) {
         std::memcpy(dst + k * nr, image.row(z, at) + j0 + jp, sizeof(float) * n);
         std::fill(dst + k * nr + n, dst + (k + 1) * nr, 0.0f);
+      }
+    }
+  }
+};
+
+// B = gy^T over wide pixels (weight gradients): B[p][o] = gy[z][o] at wide
+// pixel p, zero in the padding columns. gy is (products, og, oh * ow).
+struct WideGradB {
+  const float *gy;
+  i64 bs, plane;               // a product's og planes; one plane, oh * ow
+  WidePixels pixels;
+  void pack(i64 z, i64 k0, i64 kc, i64 j0, i64 nc, int nr, float *dst) const {
+    for (i64 jp = 0; jp < nc; jp += nr, dst += nr * kc) {
+      const i64 n = std::min<i64>(nr, nc - jp);
+      std::memset(dst, 0, sizeof(float) * nr * kc);
+      for (i64 j = 0; j < n; ++j) {
+        const float *src = gy + z * bs + (j0 + jp + j) * plane;
+        pixels.runs(k0, kc, [&](i64 t, i64 count, i64 offset) {
+          for (i64 u = 0; u < count; ++u) dst[(t + u) * nr + j] = src[offset + u];
+        });
       }
     }
   }

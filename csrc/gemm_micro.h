@@ -22,6 +22,7 @@ struct Micro {
 };
 
 constexpr int kMaxTile = 8 * 48;   // the largest mr * nr below
+constexpr int kMaxMr = 8;          // the largest mr below
 
 // The kernels this CPU can run, fastest first ("portable" always last).
 std::vector<std::string> micro_supported();

@@ -14,7 +14,9 @@
 #include <vector>
 
 void register_kernels(pybind11::module_ &m);
+void register_pool(pybind11::module_ &m);
 void register_gemm(pybind11::module_ &m);
+void register_conv_gemm(pybind11::module_ &m);
 void register_optim(pybind11::module_ &m);
 void register_winograd(pybind11::module_ &m);
 void register_elementwise(pybind11::module_ &m);

@@ -73,7 +73,9 @@ PYBIND11_MODULE(_C, m) {
   }, "What the thread pool did: parallel jobs, straggles (the caller waited on a descheduled "
      "worker), backoffs to the caller alone, and the jobs run so.");
   register_kernels(m);
+  register_pool(m);
   register_gemm(m);
+  register_conv_gemm(m);
   register_optim(m);
   register_winograd(m);
   register_elementwise(m);

@@ -1,7 +1,8 @@
-"""How the C++ backend runs a convolution (kernels/cpp.py: _algorithm): the GEMM
-over wide pixels (_C.gemm_wide) for stride-1 layers, Winograd F(2x2, 3x3) for
-wide 3x3 layers on large images, im2col otherwise; each against the reference,
-and the choice itself, observed at the extension's boundary."""
+"""How the C++ backend runs a convolution (kernels/cpp.py: _algorithm,
+_wide_weight_grad): the GEMM over wide pixels (_C.gemm_wide) for stride-1
+layers, Winograd F(2x2, 3x3) for wide 3x3 layers on large images, im2col
+otherwise; each against the reference, and the choice itself, observed at the
+extension's boundary."""
 import numpy as np
 import pytest
 
@@ -39,17 +40,23 @@ def test_wide_products_match_the_reference(case, kernel):
     y = np.full(g.output_shape, np.nan, np.float32)     # every output element is written
     _C.gemm_wide(R.weight_matrix(wt, g), x, y.reshape(g.n * g.groups, g.og, -1), g,
                  bias.reshape(g.groups, g.og), kernel=kernel)
-    want = R.conv2d_forward(x.astype(np.float64), wt.astype(np.float64),
-                            bias.astype(np.float64), g)[0]
+    x64 = x.astype(np.float64)
+    want = R.conv2d_forward(x64, wt.astype(np.float64), bias.astype(np.float64), g)[0]
     assert_close(y, want)
+    # the weight gradient: gy @ im2col(x)^T summed over images, per group
+    gy = _rand(np.random.default_rng(2), *g.output_shape)
+    gw = np.full((g.groups, g.og, g.cg * g.kh * g.kw), np.nan, np.float32)
+    _C.gemm_wide(gy.reshape(g.n * g.groups, g.og, -1), x, gw, g, transposed=True, kernel=kernel)
+    assert_close(gw.reshape(g.weight_shape),
+                 R.conv2d_grad_weight(gy.astype(np.float64), R.im2col(x64, g), g))
 
 
 @pytest.mark.parametrize("kernel", SIMD)
 @pytest.mark.parametrize("algorithm", ["wide", "auto"])
 def test_the_cpp_backend_runs_stride_1_layers_over_wide_pixels(kernel, algorithm):
-    """Forward and input gradient (the convolution of gy with the flipped,
-    transposed weights, when the padding allows) through the kernel layer, and
-    which extension function ran each."""
+    """Forward, input gradient (the convolution of gy with the flipped,
+    transposed weights, when the padding allows) and weight gradient through the
+    kernel layer, and which extension function ran each."""
     from autograd.kernels import cpp
     for i, case in enumerate(WIDE_CASES):
         x, wt, bias, g, gy = _wide_case(case, i)
@@ -62,9 +69,9 @@ def test_the_cpp_backend_runs_stride_1_layers_over_wide_pixels(kernel, algorithm
         names = [name for name, _ in spy.calls]
         if algorithm == "wide":
             dgrad = "gemm_wide" if min(cpp._transposed_pads(g)) >= 0 else "gemm_col2im"
-            assert names == ["gemm_wide", dgrad, "gemm_im2col"], case
+            assert names == ["gemm_wide", dgrad, "gemm_wide"], case
         else:   # the input gradient by the rule (test_each_layer_takes_the_measured_algorithm)
-            assert names[0] == "gemm_wide" and names[2] == "gemm_im2col", case
+            assert names[0] == names[2] == "gemm_wide", case
         assert spy.kernels == {kernel} and saved is x
         assert_close(y, R.conv2d_forward(x64, w64, bias.astype(np.float64), g)[0])
         assert_close(gx, R.conv2d_grad_input(gy64, w64, g))
@@ -92,6 +99,11 @@ def test_wide_products_check_their_operands():
         _C.gemm_wide(np.zeros((1, 3, 17), np.float32), x, y, g)
     with pytest.raises(ValueError, match="output size"):
         _C.gemm_wide(a, x, y, g._replace(oh=4))
+    with pytest.raises(ValueError, match=r"A \(the output gradient\) must be \(1, og, 25\)"):
+        _C.gemm_wide(np.zeros((1, 3, 24), np.float32), x, np.zeros((1, 3, 18), np.float32), g,
+                     transposed=True)
+    with pytest.raises(ValueError, match=r"C has the wrong shape"):
+        _C.gemm_wide(y, x, np.zeros((1, 3, 17), np.float32), g, transposed=True)
     ro = y.copy()
     ro.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
@@ -124,7 +136,8 @@ def test_each_layer_takes_the_measured_algorithm():
     """The rule of kernels/cpp.py, seen at the extension: Winograd for wide 3x3
     layers on large images, wide pixels for other stride-1 layers that are deep
     enough, im2col for the rest (and for the shallow input gradient of a layer
-    with few input channels)."""
+    with few input channels); weight gradients over wide pixels for every
+    stride-1 layer deep enough."""
     from autograd.kernels import cpp
     if not SIMD or SIMD[0] == "none":
         pytest.skip("this CPU has no SIMD GEMM kernel")
@@ -132,22 +145,25 @@ def test_each_layer_takes_the_measured_algorithm():
     wino = cpp.WINOGRAD_MIN_CHANNELS[kernel]
     side = int(np.ceil(np.sqrt(cpp.WINOGRAD_MIN_PIXELS)))
     rng = np.random.default_rng(8)
-    cases = [  # x, w, stride, padding: forward, input gradient
-        ((1, wino, side, side), (wino, wino, 3, 3), 1, 1, "conv3x3_winograd", "conv3x3_winograd"),
-        ((1, wino, 8, 8), (wino, wino, 3, 3), 1, 1, "gemm_wide", "gemm_wide"),   # small image
-        ((2, 40, 8, 8), (40, 40, 5, 5), 1, 2, "gemm_wide", "gemm_wide"),
-        ((2, 3, 8, 8), (40, 3, 3, 3), 1, 1, "gemm_im2col", "gemm_col2im"),       # 27 deep
-        ((2, 16, 8, 8), (4, 16, 3, 3), 1, 1, "gemm_im2col", "gemm_wide"),        # 4 rows
-        ((2, 40, 8, 8), (40, 40, 3, 3), 2, 1, "gemm_im2col", "gemm_col2im"),     # stride 2
+    wide, im2col = "gemm_wide", "gemm_im2col"
+    cases = [  # x, w, stride, padding: forward, input gradient, weight gradient
+        ((1, wino, side, side), (wino, wino, 3, 3), 1, 1, "conv3x3_winograd", "conv3x3_winograd",
+         wide),
+        ((1, wino, 8, 8), (wino, wino, 3, 3), 1, 1, wide, wide, wide),           # small image
+        ((2, 40, 8, 8), (40, 40, 5, 5), 1, 2, wide, wide, wide),
+        ((2, 3, 8, 8), (40, 3, 3, 3), 1, 1, im2col, "gemm_col2im", im2col),      # 27 deep
+        ((2, 16, 8, 8), (4, 16, 3, 3), 1, 1, im2col, wide, im2col),              # 4 rows
+        ((2, 40, 8, 8), (40, 40, 3, 3), 2, 1, im2col, "gemm_col2im", im2col),    # stride 2
     ]
-    for xs, ws, s, p, fwd, dgrad in cases:
+    for xs, ws, s, p, fwd, dgrad, wgrad in cases:
         x, wt = _rand(rng, *xs), _rand(rng, *ws)
         g = K.conv_geometry(xs, ws, s, p)
         spy = _Spy()
         with cpp.use_gemm_kernel(kernel), spy.watching(cpp):
-            y = cpp.conv2d_forward(x, wt, None, g)[0]
+            y, saved = cpp.conv2d_forward(x, wt, None, g, save_for_weight_grad=True)
             cpp.conv2d_grad_input(y, wt, g)
-        assert [name for name, _ in spy.calls] == [fwd, dgrad], (xs, ws, s)
+            cpp.conv2d_grad_weight(y, saved, g)
+        assert [name for name, _ in spy.calls] == [fwd, dgrad, wgrad], (xs, ws, s)
     with pytest.raises(ValueError, match="use_conv_algorithm"):
         with cpp.use_conv_algorithm("fft"):
             pass
