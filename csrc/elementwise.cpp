@@ -20,9 +20,10 @@ namespace {
 
 constexpr double kPerThread = 1 << 16;   // elements worth waking a thread for
 
-// PyTorch's values: y = 0 where x < 0 (-inf too: x * (x > 0) would give NaN
-// there), else x (-0 and NaN kept). A select on a float, by bit mask (see
-// take_max in pool.cpp).
+// y = 0 where x <= 0 (-inf too: x * (x > 0) would give NaN there), else x;
+// NaN stays NaN. PyTorch's values but for relu(-0), +0 as NumPy's maximum
+// (the reference) gives. A select on a float, by bit mask (see take_max in
+// pool.cpp).
 template <typename T>
 inline T keep_if(bool keep, T v) {
   using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
@@ -35,7 +36,7 @@ inline T keep_if(bool keep, T v) {
 
 template <typename T>
 VECTOR_CLONES void relu_chunk(const T *__restrict x, T *__restrict y, i64 n) {
-  for (i64 i = 0; i < n; ++i) y[i] = keep_if(!(x[i] < T(0)), x[i]);
+  for (i64 i = 0; i < n; ++i) y[i] = keep_if((x[i] > T(0)) | (x[i] != x[i]), x[i]);
 }
 
 // gx = 0 where y <= 0, else g, y the forward's output (PyTorch's
@@ -90,7 +91,7 @@ void register_elementwise(py::module_ &m) {
   m.def("relu_forward", [](py::array x) {
     return csrc::by_dtype(x, "relu_forward", [&] { return relu_t<float>(x); },
                           [&] { return relu_t<double>(x); }, "x");
-  }, "0 where x < 0, else x (NaN and -0 kept); float32 or float64, C-contiguous.");
+  }, "0 where x <= 0, else x (NaN kept); float32 or float64, C-contiguous.");
   m.def("relu_backward", [](py::array g, py::array y) {
     return csrc::by_dtype(g, "relu_backward", [&] { return relu_grad_t<float>(g, y); },
                           [&] { return relu_grad_t<double>(g, y); }, "g");

@@ -175,8 +175,8 @@ def avg_pool2d_backward(gy, g, count_include_pad=True):
 
 
 def relu_forward(x):
-    """0 where ``x < 0``, else ``x`` (NaN and -0 kept, as PyTorch). On the GPU
-    CuPy's element-wise expression is the kernel."""
+    """0 where ``x <= 0``, else ``x`` (NaN kept, as PyTorch). On the GPU CuPy's
+    element-wise expression is the kernel."""
     return reference.relu_forward(x) if _on_gpu(x) else _cpu_impl("relu_forward")(x)
 
 
