@@ -84,22 +84,28 @@ struct StridedB {              // a strided matrix per product
   }
 };
 
+// Row (channel, ki, kj) of an im2col matrix, walked with counters (no division
+// per row) by any map with the kernel's kh and kw.
+struct ImageRow {
+  i64 c, ki, kj;
+  static ImageRow of(i64 r, i64 kh, i64 kw) { return ImageRow{r / (kh * kw), r / kw % kh, r % kw}; }
+  template <class Map>
+  void next(const Map &g) {
+    if (++kj == g.kw) {
+      kj = 0;
+      if (++ki == g.kh) ki = 0, ++c;
+    }
+  }
+};
+
 // How the im2col matrix of one image and group maps onto the image: rows
 // (channel, ki, kj), columns output pixels. Product z reads image z / groups,
 // group z % groups, whose channels start at image + z * bs.
 struct ConvMap {
   i64 bs, h, w, kh, kw, sh, sw, pt, pl, dh, dw, ow;
 
-  struct Cursor {              // rows walked with counters: no division per row
-    i64 c, ki, kj;
-    void next(const ConvMap &g) {
-      if (++kj == g.kw) {
-        kj = 0;
-        if (++ki == g.kh) ki = 0, ++c;
-      }
-    }
-  };
-  Cursor cursor(i64 r) const { return Cursor{r / (kh * kw), r / kw % kh, r % kw}; }
+  using Cursor = ImageRow;
+  Cursor cursor(i64 r) const { return ImageRow::of(r, kh, kw); }
 
   // Entries t = 0 .. count-1 of row `at` from output pixel (oy, ox) on:
   // inside(t0, t1, offset) for the runs that fall in the plane (entry t0 + u at
@@ -185,16 +191,8 @@ struct WideImage {
   const float *xp;             // padded images; product z reads xp + z * bs
   i64 bs, plane, kh, kw, row_step, col_step;   // row_step = dh * pw, col_step = dw
 
-  struct Cursor {              // rows walked with counters: no division per row
-    i64 c, ki, kj;
-    void next(const WideImage &g) {
-      if (++kj == g.kw) {
-        kj = 0;
-        if (++ki == g.kh) ki = 0, ++c;
-      }
-    }
-  };
-  Cursor cursor(i64 r) const { return Cursor{r / (kh * kw), r / kw % kh, r % kw}; }
+  using Cursor = ImageRow;
+  Cursor cursor(i64 r) const { return ImageRow::of(r, kh, kw); }
   const float *row(i64 z, const Cursor &at) const {
     return xp + z * bs + at.c * plane + at.ki * row_step + at.kj * col_step;
   }
