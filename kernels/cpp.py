@@ -263,29 +263,25 @@ def avg_pool2d_backward(gy, g, count_include_pad=True):
 
 # ---- element-wise ------------------------------------------------------------------
 
-def _flat_float(*arrays):
-    dt = arrays[0].dtype
-    return dt in (np.float32, np.float64) and all(
-        a.dtype == dt and a.flags.c_contiguous and a.shape == arrays[0].shape for a in arrays)
-
-
-def relu_forward(x):
-    return _C.relu_forward(x) if _flat_float(x) else reference.relu_forward(x)
-
-
-def relu_backward(g, y):
-    return _C.relu_backward(g, y) if _flat_float(g, y) else reference.relu_backward(g, y)
-
-
-# ---- optimizer updates: one fused pass per parameter, on the pool -----------------
-
 def _fused(arrays):
-    """The extension's loops take one float dtype, contiguous; anything else (a
-    gradient of another dtype, say) runs the reference's array expressions."""
+    """The extension's element-wise loops (ReLU, optimizer updates) take one float
+    dtype, contiguous; anything else (a gradient of another dtype, say) runs the
+    reference's array expressions."""
     dt = arrays[0].dtype
     return dt in (np.float32, np.float64) and all(
         a.dtype == dt and a.flags.c_contiguous for a in arrays)
 
+
+def relu_forward(x):
+    return _C.relu_forward(x) if _fused((x,)) else reference.relu_forward(x)
+
+
+def relu_backward(g, y):
+    fused = _fused((g, y)) and g.shape == y.shape
+    return _C.relu_backward(g, y) if fused else reference.relu_backward(g, y)
+
+
+# ---- optimizer updates: one fused pass per parameter, on the pool -----------------
 
 def sgd_update(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first):
     fn = _C.sgd_update if _fused((p, g, buf)) else reference.sgd_update
